@@ -1,0 +1,1 @@
+"""Part I: attention for vision (chapters 1-6)."""

@@ -1,0 +1,12 @@
+"""Exercise checks called from the notebooks: ``checks.softmax(my_softmax)``.
+
+Each check compares the reader's function with the package's reference on seeded
+cases and prints ``PASSED name: n/n cases`` or raises an ``AssertionError`` with a
+hint. Each part of the book adds its checks in a module of its own and re-exports them
+here. Book: ch00 "How to use this book".
+"""
+
+from mvk_tutorial.checks.basics import softmax
+from mvk_tutorial.checks.core import Case, case, check_function
+
+__all__ = ["Case", "case", "check_function", "softmax"]

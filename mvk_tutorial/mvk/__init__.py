@@ -1,0 +1,1 @@
+"""Part III: the Marine Video Kit layout and the synthetic MVK-mini world (chapter 9)."""

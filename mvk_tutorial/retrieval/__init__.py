@@ -1,0 +1,1 @@
+"""Part III: CLIP retrieval and known-item search (chapter 10)."""

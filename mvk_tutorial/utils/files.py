@@ -1,0 +1,51 @@
+"""Atomic file writes: write to a temporary name in the same folder, then rename.
+
+A reader (or a resumed run) never sees a half-written file. Book: ch00.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from pathlib import Path
+from typing import Iterator
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
+    """Yield a temporary path next to ``path``; rename it onto ``path`` on success.
+
+    Use it with writers that want a file name (``torch.save``, ``cv2.imwrite``,
+    ``df.to_csv``). On an exception the temporary file is removed and ``path`` is left
+    as it was. The temporary name keeps the suffix, so format-sniffing writers work.
+
+    Book: ch00 "How to use this book".
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(
+        prefix=f".{path.stem}.", suffix=f".tmp{path.suffix}", dir=path.parent
+    )
+    os.close(fd)
+    tmp_path = Path(tmp)
+    try:
+        yield tmp_path
+        os.replace(tmp_path, path)
+    except BaseException:
+        tmp_path.unlink(missing_ok=True)
+        raise
+
+
+def atomic_write(path: str | os.PathLike, data: str | bytes) -> Path:
+    """Write ``data`` (text or bytes) to ``path`` atomically and return the path.
+
+    Book: ch00 "How to use this book".
+    """
+    mode = "wb" if isinstance(data, (bytes, bytearray)) else "w"
+    with atomic_path(path) as tmp:
+        with open(tmp, mode, **({} if mode == "wb" else {"encoding": "utf-8"})) as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+    return Path(path)

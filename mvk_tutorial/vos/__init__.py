@@ -1,0 +1,1 @@
+"""Part II: video object segmentation (chapters 7-8)."""
