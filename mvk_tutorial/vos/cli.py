@@ -1,10 +1,14 @@
-"""Sub-commands of the ``mvk`` command for ``mvk_tutorial.vos``.
+"""Sub-commands of ``mvk vos``: evaluation (J&F, ch07) and DeAOT segmentation (ch08).
 
-Book: ch00 "How to use this book" (the ``mvk`` command).
+Book: ch07 "Video object segmentation: task, data and metrics", ch08 "DeAOT".
 """
 
 from __future__ import annotations
 
+from mvk_tutorial.vos import cli_eval, cli_segment
+
 
 def register(groups) -> None:
-    """Add this part's sub-commands to the ``mvk`` groups (see ``mvk_tutorial.cli``)."""
+    """Add ``mvk vos eval`` and ``mvk vos segment`` (see ``mvk_tutorial.cli``)."""
+    cli_eval.register(groups)
+    cli_segment.register(groups)
