@@ -6,7 +6,9 @@ hint. Each part of the book adds its checks in a module of its own and re-export
 here. Book: ch00 "How to use this book".
 """
 
+from mvk_tutorial.checks.attention import causal_mask, merge_heads, padding_mask, sdpa, split_heads
 from mvk_tutorial.checks.basics import softmax
 from mvk_tutorial.checks.core import Case, case, check_function
 
-__all__ = ["Case", "case", "check_function", "softmax"]
+__all__ = ["Case", "case", "check_function", "softmax",
+           "causal_mask", "merge_heads", "padding_mask", "sdpa", "split_heads"]
