@@ -36,12 +36,12 @@ def get_device(prefer: str | None = None) -> torch.device:
     device = torch.device(choice)
     if device.type == "cuda" and not torch.cuda.is_available():
         raise ValueError(
-            f"device {choice!r} (from {'prefer' if prefer else ENV_VAR}) was asked for, "
+            f"device {choice!r} (from {'the prefer argument' if prefer else ENV_VAR}) was asked for, "
             "but CUDA is not available here; use 'cpu' or unset it"
         )
     if device.type == "mps" and not _mps_available():
         raise ValueError(
-            f"device {choice!r} (from {'prefer' if prefer else ENV_VAR}) was asked for, "
+            f"device {choice!r} (from {'the prefer argument' if prefer else ENV_VAR}) was asked for, "
             "but MPS is not available here; use 'cpu' or unset it"
         )
     if device.type not in {"cpu", "cuda", "mps"}:
