@@ -1,0 +1,248 @@
+"""Semi-supervised DAVIS evaluation of a folder of predicted masks (J&F).
+
+Reproduces ``DAVISEvaluation(task="semi-supervised").evaluate`` and the tables of
+``evaluation_method.py`` of the official davis2017-evaluation toolkit:
+
+* the sequences are those of ``ImageSets/<year>/<set>.txt``, in file order;
+* the objects of a sequence are ids 1..K, K = the largest id of the first annotation
+  (255 = void is set to 0); ground-truth ids above K in later frames are no object;
+* the first and the last frame are not scored, and their predictions are not read;
+* a prediction with an id above K is an error; an id that never appears counts as an
+  empty mask (J = F = 1 on frames where the object is absent, 0 where it is present);
+* per object: mean, recall and decay of J and of F; the global numbers are plain means
+  over all objects of all sequences, and J&F-Mean = (J-Mean + F-Mean) / 2.
+
+Sequences are independent, so ``workers > 1`` scores them in a process pool.
+
+Book: ch07 "Video object segmentation: task, data, metrics" (section "Evaluating").
+"""
+
+from __future__ import annotations
+
+import os
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from mvk_tutorial.vos.data import VOID_ID, list_annotations, list_sequences, read_mask
+from mvk_tutorial.vos.metrics import BOUND_TH, boundary_f, db_statistics
+
+GLOBAL_COLUMNS = (
+    "J&F-Mean",
+    "J-Mean",
+    "J-Recall",
+    "J-Decay",
+    "F-Mean",
+    "F-Recall",
+    "F-Decay",
+)
+
+
+@dataclass
+class SequenceScores:
+    """Per-frame J and F of each object of one sequence: ``(K, T-2)`` float arrays."""
+
+    name: str
+    j: np.ndarray
+    f: np.ndarray
+
+
+@dataclass
+class EvalResult:
+    """Everything the official tables hold, at full precision.
+
+    ``global_scores`` maps the column names of ``global_results-<set>.csv`` to values;
+    ``per_object`` maps ``"<seq>_<id>"`` to ``(J-Mean, F-Mean)``; ``sequences`` keeps
+    the per-frame scores.
+    """
+
+    global_scores: dict[str, float]
+    per_object: dict[str, tuple[float, float]]
+    sequences: list[SequenceScores] = field(default_factory=list)
+
+    def to_json_dict(self) -> dict:
+        """``{"global": {...}, "per_object": {"<seq>_<id>": [J, F]}}``."""
+        return {
+            "global": dict(self.global_scores),
+            "per_object": {k: [v[0], v[1]] for k, v in self.per_object.items()},
+        }
+
+
+def _read_ground_truth(davis_root: Path, seq: str) -> tuple[np.ndarray, list[str]]:
+    paths = list_annotations(davis_root, seq)
+    masks = [read_mask(p) for p in paths]
+    for p, m in zip(paths, masks):
+        if m.shape != masks[0].shape:
+            raise ValueError(
+                f"sequence {seq!r}: annotation {p} is {m.shape[1]}x{m.shape[0]}, "
+                f"the first one is {masks[0].shape[1]}x{masks[0].shape[0]}"
+            )
+    if len(masks) < 3:
+        raise ValueError(
+            f"sequence {seq!r}: {len(masks)} annotated frames in {paths[0].parent}; "
+            "the first and last frames are not scored, so at least 3 are needed"
+        )
+    gt = np.stack(masks)  # (T, H, W) ids
+    gt[gt == VOID_ID] = 0  # the semi-supervised task ignores the void label
+    return gt, [p.stem for p in paths]
+
+
+def _read_predictions(
+    results: Path, seq: str, names: list[str], shape: tuple[int, int], num_objects: int
+) -> np.ndarray:
+    folder = results / seq
+    if not folder.is_dir():
+        raise FileNotFoundError(
+            f"sequence {seq!r}: prediction folder {folder} is missing"
+        )
+    scored = names[1:-1]  # the first and last frames are not scored
+    present = {p.stem for p in folder.glob("*.png")}
+    missing = [n for n in scored if n not in present]
+    if missing:
+        raise FileNotFoundError(
+            f"sequence {seq!r}: {len(missing)} of the {len(scored)} scored predictions "
+            f"are missing in {folder}, e.g. {missing[0]}.png (expected one PNG per "
+            f"annotated frame, named like Annotations/480p/{seq}/)"
+        )
+    extra = sorted(present - set(names))
+    if extra:
+        raise ValueError(
+            f"sequence {seq!r}: {folder} has {len(extra)} PNG(s) that match no "
+            f"annotated frame, e.g. {extra[0]}.png ({len(names)} frames annotated)"
+        )
+    pred = np.empty((len(scored), *shape), np.uint8)  # (T-2, H, W)
+    for t, name in enumerate(scored):
+        path = folder / f"{name}.png"
+        mask = read_mask(path)
+        if mask.shape != shape:
+            raise ValueError(
+                f"sequence {seq!r}: prediction {path} is {mask.shape[1]}x"
+                f"{mask.shape[0]}, the annotations are {shape[1]}x{shape[0]}"
+            )
+        if int(mask.max()) > num_objects:
+            raise ValueError(
+                f"sequence {seq!r}, frame {name}: prediction {path} holds id "
+                f"{int(mask.max())}, but the first annotation has only {num_objects} "
+                "object(s)"
+            )
+        pred[t] = mask
+    return pred
+
+
+def _per_object_jaccard(gt: np.ndarray, pred: np.ndarray, k: int) -> np.ndarray:
+    """(K, T) Jaccard of ids 1..K from one confusion matrix per frame."""
+    T = len(gt)
+    n = max(int(gt.max()), k) + 1  # ground truth may hold ids above K (not objects)
+    idx = (np.arange(T)[:, None] * n * n + gt.reshape(T, -1).astype(np.int64) * n) + (
+        pred.reshape(T, -1)
+    )  # (T, H*W)
+    conf = np.bincount(idx.ravel(), minlength=T * n * n).reshape(T, n, n)
+    ids = np.arange(1, k + 1)
+    inter = conf[:, ids, ids]  # (T, K)
+    union = conf.sum(2)[:, ids] + conf.sum(1)[:, ids] - inter  # (T, K)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        j = inter / union
+    return np.where(union == 0, 1.0, j).T  # (K, T)
+
+
+def evaluate_sequence(
+    davis_root: str | os.PathLike,
+    results: str | os.PathLike,
+    seq: str,
+    bound_th: float = BOUND_TH,
+) -> SequenceScores:
+    """Per-frame J and F of every object of one sequence (frames 1..T-2).
+
+    Book: ch07 "Video object segmentation: task, data, metrics" (section "Evaluating").
+    """
+    gt, names = _read_ground_truth(Path(davis_root), seq)
+    num_objects = int(gt[0].max())
+    gt = gt[1:-1]  # (T-2, H, W): the first and last frames are not scored
+    pred = _read_predictions(Path(results), seq, names, gt.shape[1:], num_objects)
+    j = _per_object_jaccard(gt, pred, num_objects)  # (K, T-2)
+    f = (
+        np.stack(
+            [
+                boundary_f(gt == k, pred == k, bound_th)
+                for k in range(1, num_objects + 1)
+            ]
+        )
+        if num_objects
+        else np.zeros((0, len(gt)))
+    )  # (K, T-2)
+    return SequenceScores(seq, j, f)
+
+
+def _evaluate_one(args: tuple) -> SequenceScores:
+    return evaluate_sequence(*args)
+
+
+def summarize(scores: list[SequenceScores]) -> EvalResult:
+    """Per-object statistics and the global table from per-frame scores.
+
+    Book: ch07 "Video object segmentation: task, data, metrics" (section "Evaluating").
+    """
+    stats = {"J": [], "F": []}
+    per_object = {}
+    for s in scores:
+        for i in range(len(s.j)):
+            jm, jr, jd = db_statistics(s.j[i])
+            fm, fr, fd = db_statistics(s.f[i])
+            stats["J"].append((jm, jr, jd))
+            stats["F"].append((fm, fr, fd))
+            per_object[f"{s.name}_{i + 1}"] = (jm, fm)
+    if not per_object:
+        raise ValueError("evaluation: no object to score (every first mask is empty)")
+    J, F = np.array(stats["J"]), np.array(stats["F"])  # (num objects, 3)
+    values = [
+        (np.mean(J[:, 0]) + np.mean(F[:, 0])) / 2.0,
+        np.mean(J[:, 0]),
+        np.mean(J[:, 1]),
+        np.mean(J[:, 2]),
+        np.mean(F[:, 0]),
+        np.mean(F[:, 1]),
+        np.mean(F[:, 2]),
+    ]
+    global_scores = {c: float(v) for c, v in zip(GLOBAL_COLUMNS, values)}
+    return EvalResult(global_scores, per_object, list(scores))
+
+
+def evaluate(
+    davis_root: str | os.PathLike,
+    results: str | os.PathLike,
+    split: str = "val",
+    year: str | int = "2017",
+    workers: int = 1,
+    bound_th: float = BOUND_TH,
+    sequences: list[str] | None = None,
+) -> EvalResult:
+    """Evaluate a results folder (``<results>/<seq>/<frame>.png``) against DAVIS.
+
+    Args:
+        davis_root: the DAVIS folder (``JPEGImages``, ``Annotations``, ``ImageSets``).
+        results: folder with one sub-folder of palette PNGs per sequence.
+        split, year: which ``ImageSets/<year>/<split>.txt`` lists the sequences.
+        workers: processes scoring sequences in parallel (1 = in this process).
+        sequences: evaluate these instead of the list file's sequences.
+
+    Book: ch07 "Video object segmentation: task, data, metrics" (section "Evaluating").
+    """
+    root, results = Path(davis_root), Path(results)
+    if not results.is_dir():
+        raise FileNotFoundError(f"results folder {results} does not exist")
+    seqs = sequences if sequences is not None else list_sequences(root, year, split)
+    jobs = [(root, results, s, bound_th) for s in seqs]
+    if workers > 1 and len(jobs) > 1:
+        with ProcessPoolExecutor(max_workers=min(workers, len(jobs))) as pool:
+            scores = list(_progress(pool.map(_evaluate_one, jobs), len(jobs)))
+    else:
+        scores = [_evaluate_one(j) for j in _progress(jobs, len(jobs))]
+    return summarize(scores)
+
+
+def _progress(it, total: int):
+    from tqdm.auto import tqdm
+
+    return tqdm(it, total=total, desc="J&F", unit="seq", leave=False)

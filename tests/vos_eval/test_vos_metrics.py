@@ -1,0 +1,156 @@
+"""J and F per frame (mvk_tutorial.vos.metrics) against brute force and the official code.
+
+``mvk_tutorial.vos.official`` is a line-by-line transcription of davis2017-evaluation
+(slow, full-frame, one frame at a time); the fast code shares none of its functions.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import cv2
+import numpy as np
+import pytest
+
+from mvk_tutorial.vos import metrics, official
+
+
+def _blobs(rng, shape, n=3, empty_prob=0.0):
+    mask = np.zeros(shape, np.uint8)
+    if rng.random() < empty_prob:
+        return mask.astype(bool)
+    H, W = shape
+    for _ in range(n):
+        c = (int(rng.integers(-5, W + 5)), int(rng.integers(-5, H + 5)))
+        ax = (
+            int(rng.integers(1, max(2, W // 3))),
+            int(rng.integers(1, max(2, H // 3))),
+        )
+        cv2.ellipse(mask, c, ax, float(rng.uniform(0, 180)), 0, 360, 1, -1)
+    return mask.astype(bool)
+
+
+@pytest.mark.parametrize("r", [0, 1, 2, 3, 5, 8, 9, 10, 13])
+def test_disk_is_the_formula(r):
+    d = metrics.disk(r)
+    assert d.shape == (2 * r + 1, 2 * r + 1) and d.dtype == np.uint8
+    for i, j in itertools.product(range(2 * r + 1), repeat=2):
+        assert d[i, j] == int((i - r) ** 2 + (j - r) ** 2 <= r * r)
+    assert np.array_equal(d, metrics.disk(float(r)))  # official passes a float radius
+
+
+@pytest.mark.parametrize("r", [1, 2, 4])
+def test_cv2_dilation_with_disk_is_a_true_disk_dilation(r):
+    rng = np.random.default_rng(r)
+    img = (rng.random((15, 19)) < 0.03).astype(np.uint8)
+    got = cv2.dilate(img, metrics.disk(r))
+    ys, xs = np.nonzero(img)
+    expected = np.zeros_like(img)
+    for y, x in itertools.product(range(15), range(19)):
+        expected[y, x] = np.any((ys - y) ** 2 + (xs - x) ** 2 <= r * r)
+    assert np.array_equal(got, expected)
+
+
+@pytest.mark.parametrize(
+    "shape, r", [((480, 854), 8), ((480, 910), 9), ((480, 1152), 10), ((360, 640), 6)]
+)
+def test_boundary_radius(shape, r):
+    assert metrics.boundary_radius(shape) == r
+    assert metrics.boundary_radius(shape, 3) == 3
+
+
+def test_seg2bmap_brute_force_and_batched():
+    rng = np.random.default_rng(0)
+    segs = np.stack([_blobs(rng, (9, 11)) for _ in range(6)])
+    got = metrics.seg2bmap(segs)
+    for t, seg in enumerate(segs):
+        H, W = seg.shape
+        v = lambda y, x: bool(seg[y, x]) if y < H and x < W else False  # noqa: E731
+        for y, x in itertools.product(range(H), range(W)):
+            if y == H - 1 and x == W - 1:
+                expected = False
+            elif y == H - 1:
+                expected = v(y, x) != v(y, x + 1)
+            elif x == W - 1:
+                expected = v(y, x) != v(y + 1, x)
+            else:
+                expected = any(
+                    v(y, x) != v(y + dy, x + dx) for dy, dx in [(0, 1), (1, 0), (1, 1)]
+                )
+            assert got[t, y, x] == expected, (t, y, x)
+        assert np.array_equal(got[t], official.seg2bmap(seg))
+
+
+def test_jaccard_brute_force_and_empty():
+    rng = np.random.default_rng(1)
+    gt = np.stack([_blobs(rng, (20, 30), empty_prob=0.3) for _ in range(8)])
+    pred = np.stack([_blobs(rng, (20, 30), empty_prob=0.3) for _ in range(8)])
+    pred[0] = gt[0] = False
+    got = metrics.jaccard(gt, pred)
+    for t in range(8):
+        inter = sum(gt[t].flat[i] and pred[t].flat[i] for i in range(gt[t].size))
+        union = sum(gt[t].flat[i] or pred[t].flat[i] for i in range(gt[t].size))
+        assert got[t] == (1.0 if union == 0 else inter / union)
+    assert metrics.jaccard(gt[0], pred[0]) == 1.0
+    np.testing.assert_array_equal(got, official.db_eval_iou(gt, pred))
+
+
+def test_boundary_f_empty_cases():
+    z = np.zeros((40, 50), bool)
+    m = z.copy()
+    m[10:20, 10:30] = True
+    assert metrics.boundary_f(z, z) == 1.0
+    assert metrics.boundary_f(m, z) == 0.0 and metrics.boundary_f(z, m) == 0.0
+    assert metrics.boundary_f(m, m) == 1.0
+
+
+def test_boundary_f_hand_case():
+    # GT square; prediction shifted 3 px right, radius forced to 2: only the
+    # horizontal edges' overlap and nothing of the vertical edges matches.
+    gt = np.zeros((30, 30), bool)
+    gt[5:15, 5:15] = True
+    pred = np.roll(gt, 3, axis=1)
+    b_gt, b_fg = official.seg2bmap(gt), official.seg2bmap(pred)
+    ys, xs = np.nonzero(b_gt)
+    py, px = np.nonzero(b_fg)
+    near = lambda y, x, yy, xx: np.any((yy - y) ** 2 + (xx - x) ** 2 <= 4)  # noqa: E731
+    p = np.mean([near(y, x, ys, xs) for y, x in zip(py, px)])
+    r = np.mean([near(y, x, py, px) for y, x in zip(ys, xs)])
+    assert metrics.boundary_f(gt, pred, bound_th=2) == pytest.approx(
+        2 * p * r / (p + r), abs=1e-12
+    )
+
+
+@pytest.mark.parametrize("shape", [(48, 85), (37, 64), (120, 91)])
+def test_boundary_f_matches_official(shape):
+    rng = np.random.default_rng(sum(shape))
+    gt = np.stack([_blobs(rng, shape, empty_prob=0.15) for _ in range(25)])
+    pred = np.stack([_blobs(rng, shape, empty_prob=0.15) for _ in range(25)])
+    pred[:5] = np.roll(gt[:5], 2, axis=2)  # near misses
+    pred[5] = gt[5]
+    for th in (0.008, 0.05, 3):
+        np.testing.assert_array_equal(
+            metrics.boundary_f(gt, pred, th),
+            official.db_eval_boundary(gt, pred, None, th),
+        )
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 4, 5, 7, 10, 33, 68, 255, 256, 257, 300, 600])
+def test_db_statistics_matches_official(n):
+    rng = np.random.default_rng(n)
+    x = rng.random(n)
+    if n > 5:
+        x[rng.integers(0, n)] = np.nan
+    got = metrics.db_statistics(x)
+    ref = official.db_statistics(x)
+    np.testing.assert_allclose(got, ref, rtol=0, atol=1e-15, equal_nan=True)
+
+
+def test_decay_first_quarter_minus_last():
+    # 9 frames: ids = [0, 2, 4, 6, 8]; bins [0:3], [2:5], [4:7], [6:9]
+    x = np.array([1.0, 1.0, 1.0, 0.5, 0.5, 0.5, 0.0, 0.2, 0.4])
+    assert metrics.decay_bins(9) == [slice(0, 3), slice(2, 5), slice(4, 7), slice(6, 9)]
+    m, r, d = metrics.db_statistics(x)
+    assert m == pytest.approx(x.mean())
+    assert r == pytest.approx(3 / 9)
+    assert d == pytest.approx(1.0 - 0.2)
