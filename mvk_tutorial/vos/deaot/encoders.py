@@ -1,0 +1,147 @@
+"""DeAOT backbones: MobileNetV2 (output stride 16, dilated last stage) and ResNet-50
+up to ``layer3``, with frozen batch norm and aot-benchmark's parameter names.
+
+Each encoder returns four maps ``[x4, x8, x16, x16]`` (strides 4, 8, 16, 16); the last one
+is the one that the 1x1 ``encoder_projector`` maps to 256 channels. Swin-B is in ``swin.py``.
+
+Official code: yoxu515/aot-benchmark ``networks/encoders/{mobilenetv2,resnet}.py``.
+Book: ch08 "Memory-based VOS and DeAOT" (section "Encoder").
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+from torchvision.models.resnet import Bottleneck
+from torchvision.ops import FrozenBatchNorm2d
+
+
+class ConvBNReLU(nn.Sequential):
+    """Conv (no bias) + frozen BN + ReLU6; keys ``0.weight``, ``1.{weight,bias,...}``."""
+
+    def __init__(self, in_ch: int, out_ch: int, kernel_size: int = 3, stride: int = 1,
+                 groups: int = 1, dilation: int = 1):
+        padding = (kernel_size - 1) // 2 * dilation
+        super().__init__(
+            nn.Conv2d(in_ch, out_ch, kernel_size, stride, padding, dilation=dilation,
+                      groups=groups, bias=False),
+            FrozenBatchNorm2d(out_ch),
+            nn.ReLU6(inplace=True),
+        )
+
+
+class InvertedResidual(nn.Module):
+    """MobileNetV2 block: 1x1 expand, 3x3 depthwise (maybe dilated), 1x1 linear project."""
+
+    def __init__(self, in_ch: int, out_ch: int, stride: int, dilation: int, expand_ratio: int):
+        super().__init__()
+        hidden = int(round(in_ch * expand_ratio))
+        self.use_res_connect = stride == 1 and in_ch == out_ch
+        layers: list[nn.Module] = []
+        if expand_ratio != 1:
+            layers.append(ConvBNReLU(in_ch, hidden, kernel_size=1))
+        layers += [
+            ConvBNReLU(hidden, hidden, stride=stride, dilation=dilation, groups=hidden),
+            nn.Conv2d(hidden, out_ch, 1, 1, 0, bias=False),
+            FrozenBatchNorm2d(out_ch),
+        ]
+        self.conv = nn.Sequential(*layers)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.conv(x) if self.use_res_connect else self.conv(x)
+
+
+class MobileNetV2(nn.Module):
+    """MobileNetV2 (torchvision layout ``features.0..18``) at output stride 16.
+
+    Once the stride reaches 16, later stages keep stride 1 and multiply the dilation
+    instead: the first 160-channel block keeps dilation 1, the later 160-blocks and the
+    320-block use dilation 2. Book: ch08 "Memory-based VOS and DeAOT".
+    """
+
+    # t (expansion), c (channels), n (blocks), s (stride)
+    SETTING = [[1, 16, 1, 1], [6, 24, 2, 2], [6, 32, 3, 2], [6, 64, 4, 2],
+               [6, 96, 3, 1], [6, 160, 3, 2], [6, 320, 1, 1]]
+
+    def __init__(self, output_stride: int = 16):
+        super().__init__()
+        in_ch, current_stride, dilation = 32, 2, 1
+        features: list[nn.Module] = [ConvBNReLU(3, in_ch, stride=2)]
+        for t, c, n, s in self.SETTING:
+            previous_dilation = dilation
+            if current_stride == output_stride:
+                stride, dilation = 1, dilation * s
+            else:
+                stride, current_stride = s, current_stride * s
+            for i in range(n):
+                if i == 0:
+                    features.append(InvertedResidual(in_ch, c, stride, previous_dilation, t))
+                else:
+                    features.append(InvertedResidual(in_ch, c, 1, dilation, t))
+                in_ch = c
+        features.append(ConvBNReLU(in_ch, 1280, kernel_size=1))
+        self.features = nn.Sequential(*features)
+
+    def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
+        xs = []
+        for lo, hi in ((0, 4), (4, 7), (7, 14), (14, 19)):
+            for i in range(lo, hi):
+                x = self.features[i](x)
+            xs.append(x)  # strides 4, 8, 16, 16; channels 24, 32, 96, 1280
+        return xs
+
+
+class ResNet50(nn.Module):
+    """ResNet-50 stem + ``layer1..3`` (torchvision bottlenecks, frozen BN, no ``layer4``).
+
+    Outputs layer1 (256 ch, stride 4), layer2 (512, 8), layer3 (1024, 16) and layer3 again.
+    Book: ch08 "Memory-based VOS and DeAOT".
+    """
+
+    def __init__(self):
+        super().__init__()
+        self.inplanes = 64
+        self.conv1 = nn.Conv2d(3, 64, kernel_size=7, stride=2, padding=3, bias=False)
+        self.bn1 = FrozenBatchNorm2d(64)
+        self.relu = nn.ReLU(inplace=True)
+        self.maxpool = nn.MaxPool2d(kernel_size=3, stride=2, padding=1)
+        self.layer1 = self._make_layer(64, 3, stride=1)
+        self.layer2 = self._make_layer(128, 4, stride=2)
+        self.layer3 = self._make_layer(256, 6, stride=2)
+
+    def _make_layer(self, planes: int, blocks: int, stride: int) -> nn.Sequential:
+        downsample = None
+        if stride != 1 or self.inplanes != planes * 4:
+            downsample = nn.Sequential(
+                nn.Conv2d(self.inplanes, planes * 4, 1, stride=stride, bias=False),
+                FrozenBatchNorm2d(planes * 4),
+            )
+        layers = [Bottleneck(self.inplanes, planes, stride, downsample,
+                             norm_layer=FrozenBatchNorm2d)]
+        self.inplanes = planes * 4
+        layers += [Bottleneck(self.inplanes, planes, norm_layer=FrozenBatchNorm2d)
+                   for _ in range(1, blocks)]
+        return nn.Sequential(*layers)
+
+    def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
+        x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
+        x4 = self.layer1(x)
+        x8 = self.layer2(x4)
+        x16 = self.layer3(x8)
+        return [x4, x8, x16, x16]
+
+
+def build_encoder(name: str) -> nn.Module:
+    """Build the backbone called ``name`` (``mobilenetv2``, ``resnet50``, ``swin_base``).
+
+    Book: ch08 "Memory-based VOS and DeAOT".
+    """
+    if name == "mobilenetv2":
+        return MobileNetV2(output_stride=16)
+    if name == "resnet50":
+        return ResNet50()
+    if name == "swin_base":
+        from mvk_tutorial.vos.deaot.swin import swin_base
+
+        return swin_base()
+    raise ValueError(f"unknown encoder {name!r}; expected mobilenetv2, resnet50 or swin_base")
