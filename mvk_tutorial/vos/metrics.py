@@ -60,7 +60,7 @@ def boundary_radius(shape: tuple[int, int], bound_th: float = BOUND_TH) -> int:
     """
     if bound_th >= 1:
         return int(bound_th)
-    return int(math.ceil(bound_th * float(np.linalg.norm(shape))))
+    return math.ceil(bound_th * float(np.linalg.norm(shape)))
 
 
 def seg2bmap(seg: np.ndarray) -> np.ndarray:

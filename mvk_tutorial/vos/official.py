@@ -123,13 +123,13 @@ def db_statistics(per_frame_values):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", category=RuntimeWarning)
         M = np.nanmean(per_frame_values)
-        O = np.nanmean(per_frame_values > 0.5)  # noqa: E741 (official name)
+        O = np.nanmean(per_frame_values > 0.5)
     N_bins = 4
     ids = np.round(np.linspace(1, len(per_frame_values), N_bins + 1) + 1e-10) - 1
     ids = ids.astype(np.uint8)
     # The toolkit predates NumPy 2: there ``ids[i + 1] + 1`` (a uint8 scalar plus an
     # int) is promoted to int64; NumPy 2 would wrap 255 + 1 to 0. Keep NumPy 1's rule.
-    D_bins = [per_frame_values[int(ids[i]) : int(ids[i + 1]) + 1] for i in range(0, 4)]
+    D_bins = [per_frame_values[int(ids[i]) : int(ids[i + 1]) + 1] for i in range(4)]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", category=RuntimeWarning)
         D = np.nanmean(D_bins[0]) - np.nanmean(D_bins[3])

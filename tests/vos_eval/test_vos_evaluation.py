@@ -80,7 +80,7 @@ def test_gt_ids_above_first_frame_and_missing_prediction_ids(synth, tmp_path):
     ref = official.evaluate(str(davis), str(results), list_sequences(davis))
     for k, v in ref.items():
         assert abs(res.global_scores[k] - v) <= 1e-12, k
-    s = [x for x in res.sequences if x.name == seq][0]
+    s = next(x for x in res.sequences if x.name == seq)
     gt = np.stack([read_mask(p) for p in ann[1:-1]])
     present = (gt == 3).any(axis=(1, 2))
     np.testing.assert_array_equal(s.j[2], np.where(present, 0.0, 1.0))

@@ -65,7 +65,10 @@ def test_seg2bmap_brute_force_and_batched():
     got = metrics.seg2bmap(segs)
     for t, seg in enumerate(segs):
         H, W = seg.shape
-        v = lambda y, x: bool(seg[y, x]) if y < H and x < W else False  # noqa: E731
+
+        def v(y, x, seg=seg, H=H, W=W):
+            return bool(seg[y, x]) if y < H and x < W else False
+
         for y, x in itertools.product(range(H), range(W)):
             if y == H - 1 and x == W - 1:
                 expected = False
@@ -113,7 +116,7 @@ def test_boundary_f_hand_case():
     b_gt, b_fg = official.seg2bmap(gt), official.seg2bmap(pred)
     ys, xs = np.nonzero(b_gt)
     py, px = np.nonzero(b_fg)
-    near = lambda y, x, yy, xx: np.any((yy - y) ** 2 + (xx - x) ** 2 <= 4)  # noqa: E731
+    near = lambda y, x, yy, xx: np.any((yy - y) ** 2 + (xx - x) ** 2 <= 4)
     p = np.mean([near(y, x, ys, xs) for y, x in zip(py, px)])
     r = np.mean([near(y, x, py, px) for y, x in zip(ys, xs)])
     assert metrics.boundary_f(gt, pred, bound_th=2) == pytest.approx(
