@@ -173,11 +173,17 @@ class MultiHeadAttention(nn.Module):
             nn.init.zeros_(self.out_proj.bias)
 
     def _project(self, query: Tensor, key: Tensor, value: Tensor) -> list[Tensor]:
+        """Project and split into heads: 3 x (B, heads, n, head_dim)."""
+        h, d = self.num_heads, self.head_dim
         if query is key and key is value:  # self-attention: one GEMM for q, k and v
-            return F.linear(query, self.in_proj_weight, self.in_proj_bias).chunk(3, -1)
+            B, N, C = query.shape
+            qkv = F.linear(query, self.in_proj_weight, self.in_proj_bias)  # (B, N, 3C)
+            qkv = qkv.reshape(B, N, 3, h, d)  # (B, N, 3, heads, head_dim)
+            return qkv.permute(2, 0, 3, 1, 4).unbind(0)  # 3 x (B, heads, N, head_dim)
         w = self.in_proj_weight.chunk(3)
         b = self.in_proj_bias.chunk(3) if self.in_proj_bias is not None else (None,) * 3
-        return [F.linear(t, w_i, b_i) for t, w_i, b_i in zip((query, key, value), w, b)]
+        return [split_heads(F.linear(t, w_i, b_i), h)  # (B, heads, n, head_dim)
+                for t, w_i, b_i in zip((query, key, value), w, b)]
 
     def forward(
         self,
@@ -197,8 +203,7 @@ class MultiHeadAttention(nn.Module):
         """
         key = query if key is None else key
         value = key if value is None else value
-        q, k, v = self._project(query, key, value)  # (B, n, C) each
-        q, k, v = (split_heads(t, self.num_heads) for t in (q, k, v))  # (B, h, n, d)
+        q, k, v = self._project(query, key, value)  # (B, heads, n, head_dim) each
         mask = combine_masks(attn_mask, key_padding_mask, q.dtype)
         p = self.attn_drop if self.training else 0.0
         weights = None
