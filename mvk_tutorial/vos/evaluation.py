@@ -27,7 +27,13 @@ from pathlib import Path
 import numpy as np
 
 from mvk_tutorial.vos.data import VOID_ID, list_annotations, list_sequences, read_mask
-from mvk_tutorial.vos.metrics import BOUND_TH, boundary_f, db_statistics
+from mvk_tutorial.vos.metrics import (
+    BOUND_TH,
+    boundary_radius,
+    db_statistics,
+    disk,
+    frame_scores,
+)
 
 GLOBAL_COLUMNS = (
     "J&F-Mean",
@@ -131,22 +137,6 @@ def _read_predictions(
     return pred
 
 
-def _per_object_jaccard(gt: np.ndarray, pred: np.ndarray, k: int) -> np.ndarray:
-    """(K, T) Jaccard of ids 1..K from one confusion matrix per frame."""
-    T = len(gt)
-    n = max(int(gt.max()), k) + 1  # ground truth may hold ids above K (not objects)
-    idx = (np.arange(T)[:, None] * n * n + gt.reshape(T, -1).astype(np.int64) * n) + (
-        pred.reshape(T, -1)
-    )  # (T, H*W)
-    conf = np.bincount(idx.ravel(), minlength=T * n * n).reshape(T, n, n)
-    ids = np.arange(1, k + 1)
-    inter = conf[:, ids, ids]  # (T, K)
-    union = conf.sum(2)[:, ids] + conf.sum(1)[:, ids] - inter  # (T, K)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        j = inter / union
-    return np.where(union == 0, 1.0, j).T  # (K, T)
-
-
 def evaluate_sequence(
     davis_root: str | os.PathLike,
     results: str | os.PathLike,
@@ -161,17 +151,11 @@ def evaluate_sequence(
     num_objects = int(gt[0].max())
     gt = gt[1:-1]  # (T-2, H, W): the first and last frames are not scored
     pred = _read_predictions(Path(results), seq, names, gt.shape[1:], num_objects)
-    j = _per_object_jaccard(gt, pred, num_objects)  # (K, T-2)
-    f = (
-        np.stack(
-            [
-                boundary_f(gt == k, pred == k, bound_th)
-                for k in range(1, num_objects + 1)
-            ]
-        )
-        if num_objects
-        else np.zeros((0, len(gt)))
-    )  # (K, T-2)
+    kernel = disk(boundary_radius(gt.shape[1:], bound_th))
+    j = np.empty((num_objects, len(gt)))  # (K, T-2)
+    f = np.empty((num_objects, len(gt)))  # (K, T-2)
+    for t in range(len(gt)):
+        j[:, t], f[:, t] = frame_scores(gt[t], pred[t], num_objects, kernel)
     return SequenceScores(seq, j, f)
 
 

@@ -80,17 +80,14 @@ def seg2bmap(seg: np.ndarray) -> np.ndarray:
     Book: ch07 "Video object segmentation: task, data, metrics" (exercise "The
     boundary map").
     """
-    seg = np.asarray(seg).astype(bool)
-    e = np.zeros_like(seg)
-    s = np.zeros_like(seg)
-    se = np.zeros_like(seg)
-    e[..., :, :-1] = seg[..., :, 1:]
-    s[..., :-1, :] = seg[..., 1:, :]
-    se[..., :-1, :-1] = seg[..., 1:, 1:]
-    b = (seg ^ e) | (seg ^ s) | (seg ^ se)
-    b[..., -1, :] = seg[..., -1, :] ^ e[..., -1, :]
-    b[..., :, -1] = seg[..., :, -1] ^ s[..., :, -1]
-    b[..., -1, -1] = False
+    seg = np.asarray(seg).astype(bool, copy=False)
+    # Same map as the official code, built from three one-pixel differences instead
+    # of three shifted copies: the last row only sees its east neighbour, the last
+    # column only its south neighbour, and the corner sees nothing.
+    b = np.zeros_like(seg)
+    b[..., :, :-1] = seg[..., :, :-1] ^ seg[..., :, 1:]  # seg ^ E (every row)
+    b[..., :-1, :] |= seg[..., :-1, :] ^ seg[..., 1:, :]  # seg ^ S (every column)
+    b[..., :-1, :-1] |= seg[..., :-1, :-1] ^ seg[..., 1:, 1:]  # seg ^ SE
     return b
 
 
@@ -105,7 +102,8 @@ def jaccard(gt: np.ndarray, pred: np.ndarray) -> np.ndarray | float:
 
     Book: ch07 "Video object segmentation: task, data, metrics" (exercise "IoU").
     """
-    gt, pred = np.asarray(gt).astype(bool), np.asarray(pred).astype(bool)
+    gt = np.asarray(gt).astype(bool, copy=False)
+    pred = np.asarray(pred).astype(bool, copy=False)
     if gt.shape != pred.shape:
         raise ValueError(f"jaccard: shapes differ, gt {gt.shape} vs pred {pred.shape}")
     inter = np.sum(gt & pred, axis=(-2, -1))
@@ -179,6 +177,61 @@ def boundary_f(
             fg_match, gt_match = _matched(b_fg[t], b_gt[t], kernel)
         out[t] = _f_from_counts(int(n_fg[t]), int(n_gt[t]), fg_match, gt_match)
     return float(out[0]) if single else out
+
+
+def frame_scores(
+    gt: np.ndarray, pred: np.ndarray, num_objects: int, kernel: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """J and F of objects 1..K in one frame of id maps (what the evaluation calls).
+
+    Everything outside the box holding the foreground of both maps (grown by one
+    pixel, where the boundary of a mask can lie) is background in every object mask,
+    so J and F are computed on that box only.
+
+    Args:
+        gt, pred: ``(H, W)`` uint8 id maps (ground-truth void already set to 0).
+        num_objects: K; ids above K in ``gt`` are no object.
+        kernel: ``disk(boundary_radius((H, W)))``.
+
+    Returns:
+        ``(J, F)``, two ``(K,)`` float64 arrays.
+
+    Book: ch07 "Video object segmentation: task, data, metrics" (section "Evaluating").
+    """
+    H, W = gt.shape
+    j, f = np.ones(num_objects), np.ones(num_objects)  # both empty: 1
+    fg = (gt != 0) | (pred != 0)
+    rows, cols = np.flatnonzero(fg.any(axis=1)), np.flatnonzero(fg.any(axis=0))
+    if not len(rows):
+        return j, f
+    y0, y1 = max(rows[0] - 1, 0), min(rows[-1] + 2, H)
+    x0, x1 = max(cols[0] - 1, 0), min(cols[-1] + 2, W)
+    g_crop, p_crop = gt[y0:y1, x0:x1], pred[y0:y1, x0:x1]  # (h, w) views
+    last_row, last_col = y1 == H, x1 == W
+    for k in range(1, num_objects + 1):
+        g, p = g_crop == k, p_crop == k
+        inter, union = np.count_nonzero(g & p), np.count_nonzero(g | p)
+        j[k - 1] = inter / union if union else 1.0
+        b_g, b_p = _crop_bmap(g, last_row, last_col), _crop_bmap(p, last_row, last_col)
+        n_g, n_p = np.count_nonzero(b_g), np.count_nonzero(b_p)
+        fg_match = gt_match = 0
+        if n_g and n_p:
+            fg_match, gt_match = _matched(b_p, b_g, kernel)
+        f[k - 1] = _f_from_counts(n_p, n_g, fg_match, gt_match)
+    return j, f
+
+
+def _crop_bmap(seg: np.ndarray, last_row: bool, last_col: bool) -> np.ndarray:
+    """``seg2bmap`` of a crop whose bottom/right margin is background unless it is
+    the image's last row/column (where the official edge rule applies)."""
+    if last_row and last_col:
+        return seg2bmap(seg)
+    # A zero row/column below/right makes the crop's edge behave like the interior.
+    padded = np.zeros(
+        (seg.shape[0] + (not last_row), seg.shape[1] + (not last_col)), bool
+    )
+    padded[: seg.shape[0], : seg.shape[1]] = seg
+    return seg2bmap(padded)[: seg.shape[0], : seg.shape[1]]
 
 
 def decay_bins(n: int) -> list[slice]:

@@ -64,14 +64,16 @@ def make_synthetic_davis(
     size: tuple[int, int] = (480, 854),
     max_objects: int = 3,
     seed: int = 0,
+    min_objects: int = 1,
     void: bool = True,
     write_frames: bool = False,
     split: str = "val",
 ) -> tuple[Path, Path]:
     """Write ``root/DAVIS`` (annotations, image set) and ``root/results``.
 
-    Returns ``(davis_root, results_root)``. Sequence i has ``1 + i % max_objects``
-    objects, so a set of sequences mixes 1..max_objects objects.
+    Returns ``(davis_root, results_root)``. Sequence i has
+    ``min_objects + i % (max_objects - min_objects + 1)`` objects, so a set of
+    sequences mixes min_objects..max_objects objects.
 
     Book: ch07 "Video object segmentation: task, data, metrics".
     """
@@ -83,7 +85,7 @@ def make_synthetic_davis(
     for i in range(num_sequences):
         seq = f"synth-{i:03d}"
         names.append(seq)
-        k = 1 + i % max_objects
+        k = min_objects + i % (max_objects - min_objects + 1)
         centres = rng.uniform([0.2 * W, 0.2 * H], [0.8 * W, 0.8 * H], size=(k, 2))
         velocity = rng.normal(0, 0.01 * W, size=(k, 2))
         axes = rng.uniform(0.04 * H, 0.2 * H, size=(k, 2))

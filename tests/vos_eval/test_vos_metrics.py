@@ -157,3 +157,33 @@ def test_decay_first_quarter_minus_last():
     assert m == pytest.approx(x.mean())
     assert r == pytest.approx(3 / 9)
     assert d == pytest.approx(1.0 - 0.2)
+
+
+def _id_map(rng, shape, k):
+    out = np.zeros(shape, np.uint8)
+    for obj in range(1, k + 1):
+        if rng.random() < 0.8:
+            out[_blobs(rng, shape, n=1)] = obj
+    return out
+
+
+@pytest.mark.parametrize("shape", [(40, 70), (33, 21)])
+def test_frame_scores_match_official_per_object(shape):
+    # Blobs reach every image edge; some frames have no foreground at all; the
+    # ground truth holds an id (K + 1) that is no object.
+    rng = np.random.default_rng(shape[0])
+    K = 3
+    kernel = metrics.disk(metrics.boundary_radius(shape))
+    for trial in range(60):
+        gt = _id_map(rng, shape, K + 1)
+        pred = _id_map(rng, shape, K)
+        if trial % 10 == 0:
+            gt[:] = 0
+            pred[:] = 0 if trial % 20 == 0 else pred
+        if trial % 7 == 0:  # objects touching the last row and the last column
+            gt[-3:, :] = 1
+            pred[:, -2:] = 2
+        j, f = metrics.frame_scores(gt, pred, K, kernel)
+        for k in range(1, K + 1):
+            assert j[k - 1] == official.db_eval_iou(gt == k, pred == k), (trial, k)
+            assert f[k - 1] == official.f_measure(pred == k, gt == k), (trial, k)
