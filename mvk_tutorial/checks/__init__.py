@@ -9,6 +9,8 @@ here. Book: ch00 "How to use this book".
 from mvk_tutorial.checks.attention import causal_mask, merge_heads, padding_mask, sdpa, split_heads
 from mvk_tutorial.checks.basics import softmax
 from mvk_tutorial.checks.core import Case, case, check_function
+from mvk_tutorial.checks.vos import boundary_map, iou
 
 __all__ = ["Case", "case", "check_function", "softmax",
-           "causal_mask", "merge_heads", "padding_mask", "sdpa", "split_heads"]
+           "causal_mask", "merge_heads", "padding_mask", "sdpa", "split_heads",
+           "boundary_map", "iou"]
