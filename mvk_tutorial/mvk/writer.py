@@ -1,0 +1,177 @@
+"""Writing an MVK-mini collection: every file listed in ``mvk_tutorial.mvk.synthetic``.
+
+Each video gets its own generator seeded by ``(seed, site index, video index)``, so a
+collection is the same whatever order or subset of videos is written, and a larger
+collection extends a smaller one with the same seed.
+
+Book: ch09 "The Marine Video Kit dataset" (section "MVK-mini, a procedural world").
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pandas as pd
+from tqdm.auto import tqdm
+
+from mvk_tutorial.mvk.captions import frame_captions, frame_labels, visible_objects
+from mvk_tutorial.mvk.labels import (
+    CAPTIONS_CSV,
+    FRAME_LABELS_CSV,
+    MANIFEST,
+    OBJECTS_CSV,
+    write_palette_png,
+)
+from mvk_tutorial.mvk.render import noise_bank, render_background, render_frame
+from mvk_tutorial.mvk.scene import CLASSES, WATER_CASTS, Scene, sample_scene
+
+JPEG_QUALITY = 90
+MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
+def site_date(site: str) -> str:
+    """``"Lanai_Jul2022"`` -> ``"2022-07"`` (the MVK folder naming convention)."""
+    tail = site.rsplit("_", 1)[-1]
+    return f"{tail[3:]}-{MONTHS.index(tail[:3]) + 1:02d}"
+
+
+def split_of(video_index: int, videos_per_site: int) -> str:
+    """``"val"`` for the last quarter of a site's videos (at least one of two or more)."""
+    n_val = videos_per_site // 4 if videos_per_site >= 4 else int(videos_per_site >= 2)
+    return "val" if video_index >= videos_per_site - n_val else "train"
+
+
+def make_scene(config, site_index: int, video_index: int) -> tuple[Scene, str]:
+    """The scene of one video and its DAVIS split (deterministic). Book: ch09."""
+    rng = np.random.default_rng([config.seed, site_index, video_index])
+    num_frames = int(rng.integers(config.min_frames, config.max_frames + 1))
+    split = split_of(video_index, config.videos_per_site)
+    cast = list(WATER_CASTS)[site_index % len(WATER_CASTS)]
+    for _ in range(50):
+        scene = sample_scene(rng, config.height, config.width, num_frames, config.fps,
+                             config.max_objects, start_inside=split == "val", cast=cast)
+        if split == "train":
+            return scene, split
+        first = render_frame(scene, 0, effects=False)
+        if len(visible_objects(scene, first.instance_ids)) == len(scene.objects):
+            return scene, split
+    raise RuntimeError("could not sample a val scene with every object visible in frame 0")
+
+
+def _imwrite(path: Path, img: np.ndarray, params: list[int] | None = None) -> None:
+    if not cv2.imwrite(str(path), img, params or []):
+        raise OSError(f"{path}: OpenCV could not write the image")
+
+
+def write_video(root: Path, config, site_index: int, video_index: int, camera: str) -> dict:
+    """Render and write one video with all its derived files; return its table rows."""
+    from mvk_tutorial.mvk.synthetic import SITES
+
+    site = SITES[site_index][0]
+    video = f"{video_index + 1:04d}"
+    seq = f"{site}_{video}"
+    scene, split = make_scene(config, site_index, video_index)
+    dirs = {
+        "video": root / "videos" / site,
+        "meta": root / "information" / "metadata" / site,
+        "sel": root / "information" / "selected_frames" / site,
+        "thumb": root / "information" / "thumbnails" / site,
+        "jpg": root / "DAVIS" / "JPEGImages" / "480p" / seq,
+        "ann": root / "DAVIS" / "Annotations" / "480p" / seq,
+        "sem": root / "labels" / "semantic" / seq,
+    }
+    for d in dirs.values():
+        d.mkdir(parents=True, exist_ok=True)
+    mp4 = dirs["video"] / f"{video}.mp4"
+    writer = cv2.VideoWriter(str(mp4), cv2.VideoWriter_fourcc(*"mp4v"), config.fps,
+                             (config.width, config.height))
+    if not writer.isOpened():
+        raise OSError(f"{mp4}: OpenCV could not open an mp4v video writer")
+    background, noise = render_background(scene), noise_bank(scene)
+    frames, captions, seen = [], [], {o.obj_id: [] for o in scene.objects}
+    selected = list(range(0, scene.num_frames, config.select_every))
+    jpeg = [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY]
+    for t in range(scene.num_frames):
+        fr = render_frame(scene, t, background, noise)
+        name = f"{t:05d}"
+        writer.write(fr.bgr)
+        _imwrite(dirs["jpg"] / f"{name}.jpg", fr.bgr, jpeg)
+        write_palette_png(dirs["ann"] / f"{name}.png", fr.instance_ids)
+        _imwrite(dirs["sem"] / f"{name}.png", fr.class_ids)
+        visible = visible_objects(scene, fr.instance_ids)
+        for v in visible:
+            seen[v.obj_id].append(t)
+        labels = frame_labels(scene, fr.instance_ids, visible)
+        caps = frame_captions(scene, fr.instance_ids, t, visible)
+        rel = lambda d, ext: f"{d.relative_to(root).as_posix()}/{name}.{ext}"  # noqa: E731
+        row = {"site": site, "video": video, "seq": seq, "split": split, "frame_index": t,
+               "selected": t in selected, "frame_path": rel(dirs["jpg"], "jpg"),
+               "annotation_path": rel(dirs["ann"], "png"), "semantic_path": rel(dirs["sem"], "png"),
+               "main_class": labels["main_class"],
+               "main_class_id": CLASSES.index(labels["main_class"]),
+               "present": ";".join(labels["present"]), "num_visible": labels["num_visible"]}
+        row.update({f"px_{c.replace(' ', '_')}": n for c, n in labels["pixels"].items()})
+        row.update(caps)
+        frames.append(row)
+        if t in selected:
+            sel = dirs["sel"] / f"{video}_{t:05d}.jpg"
+            _imwrite(sel, fr.bgr, jpeg)
+            captions.append({"site": site, "video": video, "seq": seq, "split": split,
+                             "frame_index": t, "frame_path": sel.relative_to(root).as_posix(),
+                             **caps})
+            if t == selected[len(selected) // 2]:
+                th = int(round(config.thumb_width * config.height / config.width))
+                thumb = cv2.resize(fr.bgr, (config.thumb_width, th), interpolation=cv2.INTER_AREA)
+                _imwrite(dirs["thumb"] / f"{video}.jpg", thumb, jpeg)
+    writer.release()
+    objects = [{"seq": seq, "obj_id": o.obj_id, "class_name": CLASSES[o.class_id],
+                "class_id": o.class_id, "first_frame": seen[o.obj_id][0] if seen[o.obj_id] else -1,
+                "last_frame": seen[o.obj_id][-1] if seen[o.obj_id] else -1,
+                "depth": round(o.depth, 4)} for o in scene.objects]
+    present = sorted({CLASSES[o.class_id] for o in scene.objects if seen[o.obj_id]},
+                     key=CLASSES.index)
+    meta = {"site": site, "location": site.rsplit("_", 1)[0], "date": site_date(site),
+            "video": video, "duration": round(scene.num_frames / config.fps, 3),
+            "fps": config.fps, "num_frames": scene.num_frames, "width": config.width,
+            "height": config.height, "camera": camera, "classes": present,
+            "selected_frames": selected, "split": split, "background": scene.background,
+            "water": scene.cast}
+    (dirs["meta"] / f"{video}.json").write_text(json.dumps(meta, indent=1), encoding="utf-8")
+    vos = {"objects": {str(o.obj_id): {"category": CLASSES[o.class_id],
+                                       "frames": [f"{t:05d}" for t in seen[o.obj_id]]}
+                       for o in scene.objects if seen[o.obj_id]}}
+    return {"frames": frames, "captions": captions, "objects": objects, "seq": seq,
+            "split": split, "vos": vos}
+
+
+def write_collection(root: Path, config, progress: bool = True) -> None:
+    """Write every video of ``config`` and the collection-level files under ``root``."""
+    from mvk_tutorial.mvk.synthetic import SITES
+
+    root.mkdir(parents=True, exist_ok=False)
+    jobs = [(s, v) for s in range(config.sites) for v in range(config.videos_per_site)]
+    results = []
+    bar = tqdm(jobs, desc="MVK-mini videos", disable=not progress or None)
+    for s, v in bar:
+        results.append(write_video(root, config, s, v, SITES[s][1]))
+    frames = pd.DataFrame([r for res in results for r in res["frames"]])
+    (root / "labels").mkdir(exist_ok=True)
+    frames.to_csv(root / FRAME_LABELS_CSV, index=False)
+    pd.DataFrame([r for res in results for r in res["captions"]]).to_csv(
+        root / CAPTIONS_CSV, index=False)
+    pd.DataFrame([r for res in results for r in res["objects"]]).to_csv(
+        root / OBJECTS_CSV, index=False)
+    sets = root / "DAVIS" / "ImageSets" / "2017"
+    sets.mkdir(parents=True, exist_ok=True)
+    for split in ("train", "val"):
+        names = [r["seq"] for r in results if r["split"] == split]
+        (sets / f"{split}.txt").write_text("".join(f"{n}\n" for n in names), encoding="utf-8")
+    meta = {"videos": {r["seq"]: r["vos"] for r in results}}
+    (root / "DAVIS" / "meta.json").write_text(json.dumps(meta), encoding="utf-8")
+    counts = {"videos": len(results), "frames": len(frames),
+              "selected_frames": int(frames["selected"].sum()), "sites": config.sites}
+    (root / MANIFEST).write_text(json.dumps({"counts": counts}), encoding="utf-8")
