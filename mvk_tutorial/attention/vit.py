@@ -28,7 +28,7 @@ WEIGHTS_DIR = Path(__file__).resolve().parents[1] / "weights"
 class ViTConfig:
     """Architecture of a ViT (timm names). Book: ch02 "The Vision Transformer"."""
 
-    img_size: int = 224  # input height = width, pixels
+    img_size: int | tuple[int, int] = 224  # input size in pixels: int (square) or (H, W)
     patch_size: int = 16  # patch side P; N = (img_size / P)^2 tokens
     in_chans: int = 3
     num_classes: int = 1000  # 0: no head (forward returns the pooled features)
@@ -45,8 +45,10 @@ class ViTConfig:
 VIT_PRESETS = {
     "vit_tiny_patch16_224": ViTConfig(),
     "vit_small_patch16_224": ViTConfig(dim=384, num_heads=6),
-    "vit_tiny_mvk": ViTConfig(img_size=64, patch_size=8, dim=96, depth=4, num_heads=4,
-                              mlp_ratio=2.0),
+    # MVK-mini frames (256x448) resized to 48x80: a 6x10 grid of 8x8 patches. Small
+    # enough to train in minutes on a 2-core CPU.
+    "vit_tiny_mvk": ViTConfig(img_size=(48, 80), patch_size=8, num_classes=9, dim=64,
+                              depth=4, num_heads=4, mlp_ratio=2.0),
 }
 
 
@@ -187,7 +189,10 @@ def load_vit(path: str | Path, map_location: str = "cpu") -> tuple[VisionTransfo
     ckpt = torch.load(path, map_location=map_location, weights_only=True)
     if not isinstance(ckpt, dict) or "config" not in ckpt or "state_dict" not in ckpt:
         raise ValueError(f"ViT weights {path}: expected a dict with 'config' and 'state_dict'")
-    model = VisionTransformer(ViTConfig(**ckpt["config"]))
+    cfg = dict(ckpt["config"])
+    if isinstance(cfg.get("img_size"), list):
+        cfg["img_size"] = tuple(cfg["img_size"])
+    model = VisionTransformer(ViTConfig(**cfg))
     try:
         model.load_state_dict(ckpt["state_dict"])
     except RuntimeError as exc:

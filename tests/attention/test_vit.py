@@ -124,3 +124,16 @@ def test_rollout_of_identity_attention_is_identity():
     torch.testing.assert_close(attention_rollout([eye, eye, eye]), torch.eye(4)[None])
     with pytest.raises(ValueError, match="head_fusion"):
         attention_rollout([eye], head_fusion="median")
+
+
+def test_rectangular_images_give_a_row_major_grid():
+    cfg = ViTConfig(img_size=(16, 24), patch_size=8, num_classes=2, dim=16, depth=1,
+                    num_heads=2)
+    m = VisionTransformer(cfg).eval()
+    assert m.patch_embed.grid_size == (2, 3)
+    x = torch.zeros(1, 3, 16, 24)
+    x[..., 8:16, 16:24] = 1.0  # bottom-right patch = token (row 1, col 2) = index 5
+    t = m.patch_embed(x)
+    diff = (t - m.patch_embed(torch.zeros_like(x))).abs().sum(-1)[0]
+    assert diff.argmax().item() == 5 and (diff > 0).sum().item() == 1
+    assert m(torch.randn(2, 3, 16, 24)).shape == (2, 2)
