@@ -9,6 +9,8 @@ from mvk_tutorial.vos.deaot.checkpoint import load_official_checkpoint
 from mvk_tutorial.vos.deaot.configs import CONFIGS, DeAOTConfig, get_config
 from mvk_tutorial.vos.deaot.engine import DeAOTEngine, soft_aggregation
 from mvk_tutorial.vos.deaot.model import DeAOT, build_deaot
+from mvk_tutorial.vos.deaot.segment import (iter_segment_video, official_input_size,
+                                             segment_video)
 
 __all__ = [
     "CONFIGS",
@@ -17,6 +19,9 @@ __all__ = [
     "DeAOTEngine",
     "build_deaot",
     "get_config",
+    "iter_segment_video",
+    "official_input_size",
+    "segment_video",
     "load_official_checkpoint",
     "soft_aggregation",
 ]

@@ -122,8 +122,11 @@ class DeAOTEngine:
             g.long_term_frames, g.current = 1, None
 
     @torch.inference_mode()
-    def propagate(self, frame: torch.Tensor) -> torch.Tensor:
-        """Segment the next frame: logits (1, num_objects + 1, H, W) at the input size."""
+    def propagate(self, frame: torch.Tensor,
+                  output_size: tuple[int, int] | None = None) -> torch.Tensor:
+        """Segment the next frame: logits (1, num_objects + 1, H, W) at the input size,
+        or at ``output_size`` (the official evaluator upsamples the stride-4 logits
+        straight to the original video size)."""
         if not self.groups:
             raise RuntimeError("propagate: call add_reference first")
         _check_frame(frame, self.model.cfg.align_corners)
@@ -136,7 +139,8 @@ class DeAOTEngine:
         for g in self.groups:
             tokens, g.current = self.model.propagate(feats, g.long_term, g.short_term)
             x = self.model.decode(tokens, feats, g.num_objects + 1)  # (1, 1 + n, h4, w4)
-            logits.append(F.interpolate(x, size=self.input_size, mode="bilinear",
+            logits.append(F.interpolate(x, size=output_size or self.input_size,
+                                        mode="bilinear",
                                         align_corners=self.model.cfg.align_corners))
         return soft_aggregation(logits)
 
