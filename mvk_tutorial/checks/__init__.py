@@ -10,7 +10,9 @@ from mvk_tutorial.checks.attention import causal_mask, merge_heads, padding_mask
 from mvk_tutorial.checks.basics import softmax
 from mvk_tutorial.checks.core import Case, case, check_function
 from mvk_tutorial.checks.vos import boundary_map, iou
+from mvk_tutorial.checks.retrieval import cosine_ranking, rank_without_sorting
 
 __all__ = ["Case", "case", "check_function", "softmax",
            "causal_mask", "merge_heads", "padding_mask", "sdpa", "split_heads",
-           "boundary_map", "iou"]
+           "boundary_map", "iou",
+           "cosine_ranking", "rank_without_sorting"]
