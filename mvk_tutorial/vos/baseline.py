@@ -101,6 +101,7 @@ def run_baseline(
     split: str = "val",
     year: str = "2017",
     sequences: list[str] | None = None,
+    progress: bool = True,
 ) -> Path:
     """Segment every sequence of a DAVIS-layout set and write palette PNGs.
 
@@ -116,7 +117,9 @@ def run_baseline(
     seqs = (
         sequences if sequences is not None else list_sequences(davis_root, year, split)
     )
-    for seq in tqdm(seqs, desc=f"baseline {method}", unit="seq"):
+    quiet = {} if progress else {"disable": True}  # else TQDM_DISABLE decides
+    bar = tqdm(seqs, desc=f"baseline {method}", unit="seq", **quiet)
+    for seq in bar:
         frame_paths = list_frames(davis_root, seq)
         first = list_annotations(davis_root, seq)[0]
         targets = [out_dir / seq / f"{p.stem}.png" for p in frame_paths]

@@ -201,6 +201,7 @@ def evaluate(
     workers: int = 1,
     bound_th: float = BOUND_TH,
     sequences: list[str] | None = None,
+    progress: bool = True,
 ) -> EvalResult:
     """Evaluate a results folder (``<results>/<seq>/<frame>.png``) against DAVIS.
 
@@ -210,6 +211,7 @@ def evaluate(
         split, year: which ``ImageSets/<year>/<split>.txt`` lists the sequences.
         workers: processes scoring sequences in parallel (1 = in this process).
         sequences: evaluate these instead of the list file's sequences.
+        progress: show a progress bar.
 
     Book: ch07 "Video object segmentation: task, data, metrics" (section "Evaluating").
     """
@@ -220,13 +222,14 @@ def evaluate(
     jobs = [(root, results, s, bound_th) for s in seqs]
     if workers > 1 and len(jobs) > 1:
         with ProcessPoolExecutor(max_workers=min(workers, len(jobs))) as pool:
-            scores = list(_progress(pool.map(_evaluate_one, jobs), len(jobs)))
+            scores = list(_progress(pool.map(_evaluate_one, jobs), len(jobs), progress))
     else:
-        scores = [_evaluate_one(j) for j in _progress(jobs, len(jobs))]
+        scores = [_evaluate_one(j) for j in _progress(jobs, len(jobs), progress)]
     return summarize(scores)
 
 
-def _progress(it, total: int):
+def _progress(it, total: int, enabled: bool = True):
     from tqdm.auto import tqdm
 
-    return tqdm(it, total=total, desc="J&F", unit="seq", leave=False)
+    quiet = {} if enabled else {"disable": True}  # else TQDM_DISABLE decides
+    return tqdm(it, total=total, desc="J&F", unit="seq", leave=False, **quiet)
