@@ -184,11 +184,14 @@ def sample_scene(
     max_objects: int = 4,
     start_inside: bool = False,
     cast: str | None = None,
+    main_class: int | None = None,
 ) -> Scene:
     """Sample a scene: a background, a camera drift, and 1..``max_objects`` animals.
 
-    About half of the objects of a scene share a "main" class (a school of fish, a
-    group of divers), the others are drawn uniformly. ``start_inside=True`` keeps every
+    The first object's class (the scene's "main" class: ``main_class``, or drawn
+    uniformly when None) is the class of the first object; each other
+    object repeats it with probability 0.7 (a school of fish, a group of divers), else
+    gets a uniformly drawn class. ``start_inside=True`` keeps every
     object inside the frame at frame 0 (used for DAVIS val sequences).
 
     Book: ch09 "The Marine Video Kit dataset".
@@ -199,10 +202,12 @@ def sample_scene(
     background = str(rng.choice(list(BACKGROUNDS), p=[0.4, 0.25, 0.2, 0.15]))
     cast = cast or str(rng.choice(list(WATER_CASTS)))
     count = int(rng.integers(1, max_objects + 1))
-    main = int(rng.integers(1, len(CLASSES)))
+    main = int(rng.integers(1, len(CLASSES))) if main_class is None else int(main_class)
+    if not 1 <= main < len(CLASSES):
+        raise ValueError(f"main_class: expected 1..{len(CLASSES) - 1}, got {main_class}")
     objects = []
     for k in range(count):
-        class_id = main if (k == 0 or rng.random() < 0.5) else int(rng.integers(1, len(CLASSES)))
+        class_id = main if (k == 0 or rng.random() < 0.7) else int(rng.integers(1, len(CLASSES)))
         objects.append(sample_object(rng, k + 1, class_id, height, width, num_frames,
                                      fps, start_inside))
     camera = (

@@ -81,7 +81,7 @@ from mvk_tutorial.mvk.labels import (
     read_mask,
 )
 
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2
 
 #: Dive-site folders, named like MVK's ``<Site>_<MonYYYY>``, with a camera each.
 SITES: tuple[tuple[str, str], ...] = (

@@ -46,14 +46,20 @@ def split_of(video_index: int, videos_per_site: int) -> str:
 
 
 def make_scene(config, site_index: int, video_index: int) -> tuple[Scene, str]:
-    """The scene of one video and its DAVIS split (deterministic). Book: ch09."""
+    """The scene of one video and its DAVIS split (deterministic). Book: ch09.
+
+    The scene's main class cycles through the classes along the videos of a site, so
+    that every class is the main one equally often.
+    """
     rng = np.random.default_rng([config.seed, site_index, video_index])
     num_frames = int(rng.integers(config.min_frames, config.max_frames + 1))
     split = split_of(video_index, config.videos_per_site)
     cast = list(WATER_CASTS)[site_index % len(WATER_CASTS)]
+    main = 1 + (7 * site_index + video_index) % (len(CLASSES) - 1)  # balanced per site
     for _ in range(50):
         scene = sample_scene(rng, config.height, config.width, num_frames, config.fps,
-                             config.max_objects, start_inside=split == "val", cast=cast)
+                             config.max_objects, start_inside=split == "val", cast=cast,
+                             main_class=main)
         if split == "train":
             return scene, split
         first = render_frame(scene, 0, effects=False)
