@@ -9,10 +9,12 @@ here. Book: ch00 "How to use this book".
 from mvk_tutorial.checks.attention import causal_mask, merge_heads, padding_mask, sdpa, split_heads
 from mvk_tutorial.checks.basics import softmax
 from mvk_tutorial.checks.core import Case, case, check_function
+from mvk_tutorial.checks.mvk import fixed_rate, word_share
 from mvk_tutorial.checks.vos import boundary_map, iou
 from mvk_tutorial.checks.retrieval import cosine_ranking, rank_without_sorting
 
 __all__ = ["Case", "case", "check_function", "softmax",
            "causal_mask", "merge_heads", "padding_mask", "sdpa", "split_heads",
            "boundary_map", "iou",
-           "cosine_ranking", "rank_without_sorting"]
+           "cosine_ranking", "rank_without_sorting",
+           "fixed_rate", "word_share"]
