@@ -34,7 +34,11 @@ def register(groups) -> None:
         help="folder of <sequence>/<frame>.png palette PNGs; the CSVs go here",
     )
     p.add_argument("--set", default="val", help="ImageSets/<year>/<set>.txt (val)")
-    p.add_argument("--year", default="2017", help="DAVIS year of the set list (2017)")
+    p.add_argument(
+        "--year",
+        default="2017",
+        help="ImageSets year (2017); 2016 scores one binarised object per sequence",
+    )
     p.add_argument("--json", type=Path, default=None, help="write full-precision JSON")
     p.add_argument(
         "--workers",

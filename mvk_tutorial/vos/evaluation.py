@@ -12,6 +12,8 @@ Reproduces ``DAVISEvaluation(task="semi-supervised").evaluate`` and the tables o
 * per object: mean, recall and decay of J and of F; the global numbers are plain means
   over all objects of all sequences, and J&F-Mean = (J-Mean + F-Mean) / 2.
 
+With ``year="2016"`` (or ``single_object=True``) masks are binarised first, every
+nonzero id being the one object: the DAVIS 2016 protocol, which aot-benchmark follows.
 Sequences are independent, so ``workers > 1`` scores them in a process pool.
 
 Book: ch07 "Video object segmentation: task, data, metrics" (section "Evaluating").
@@ -76,7 +78,9 @@ class EvalResult:
         }
 
 
-def _read_ground_truth(davis_root: Path, seq: str) -> tuple[np.ndarray, list[str]]:
+def _read_ground_truth(
+    davis_root: Path, seq: str, single_object: bool = False
+) -> tuple[np.ndarray, list[str]]:
     paths = list_annotations(davis_root, seq)
     masks = [read_mask(p) for p in paths]
     for p, m in zip(paths, masks):
@@ -91,12 +95,19 @@ def _read_ground_truth(davis_root: Path, seq: str) -> tuple[np.ndarray, list[str
             "the first and last frames are not scored, so at least 3 are needed"
         )
     gt = np.stack(masks)  # (T, H, W) ids
+    if single_object:  # DAVIS 2016: one object, every nonzero pixel (255 too)
+        return (gt > 0).astype(np.uint8), [p.stem for p in paths]
     gt[gt == VOID_ID] = 0  # the semi-supervised task ignores the void label
     return gt, [p.stem for p in paths]
 
 
 def _read_predictions(
-    results: Path, seq: str, names: list[str], shape: tuple[int, int], num_objects: int
+    results: Path,
+    seq: str,
+    names: list[str],
+    shape: tuple[int, int],
+    num_objects: int,
+    single_object: bool = False,
 ) -> np.ndarray:
     folder = results / seq
     if not folder.is_dir():
@@ -122,6 +133,8 @@ def _read_predictions(
     for t, name in enumerate(scored):
         path = folder / f"{name}.png"
         mask = read_mask(path)
+        if single_object:
+            mask = (mask > 0).astype(np.uint8)
         if mask.shape != shape:
             raise ValueError(
                 f"sequence {seq!r}: prediction {path} is {mask.shape[1]}x"
@@ -142,15 +155,21 @@ def evaluate_sequence(
     results: str | os.PathLike,
     seq: str,
     bound_th: float = BOUND_TH,
+    single_object: bool = False,
 ) -> SequenceScores:
     """Per-frame J and F of every object of one sequence (frames 1..T-2).
 
+    ``single_object`` is the DAVIS 2016 protocol: ground truth and prediction are
+    binarised (every nonzero id is the one object).
+
     Book: ch07 "Video object segmentation: task, data, metrics" (section "Evaluating").
     """
-    gt, names = _read_ground_truth(Path(davis_root), seq)
+    gt, names = _read_ground_truth(Path(davis_root), seq, single_object)
     num_objects = int(gt[0].max())
     gt = gt[1:-1]  # (T-2, H, W): the first and last frames are not scored
-    pred = _read_predictions(Path(results), seq, names, gt.shape[1:], num_objects)
+    pred = _read_predictions(
+        Path(results), seq, names, gt.shape[1:], num_objects, single_object
+    )
     kernel = disk(boundary_radius(gt.shape[1:], bound_th))
     j = np.empty((num_objects, len(gt)))  # (K, T-2)
     f = np.empty((num_objects, len(gt)))  # (K, T-2)
@@ -201,6 +220,7 @@ def evaluate(
     workers: int = 1,
     bound_th: float = BOUND_TH,
     sequences: list[str] | None = None,
+    single_object: bool | None = None,
     progress: bool = True,
 ) -> EvalResult:
     """Evaluate a results folder (``<results>/<seq>/<frame>.png``) against DAVIS.
@@ -211,6 +231,8 @@ def evaluate(
         split, year: which ``ImageSets/<year>/<split>.txt`` lists the sequences.
         workers: processes scoring sequences in parallel (1 = in this process).
         sequences: evaluate these instead of the list file's sequences.
+        single_object: binarise masks (the DAVIS 2016 protocol); default: only when
+            ``year`` is 2016.
         progress: show a progress bar.
 
     Book: ch07 "Video object segmentation: task, data, metrics" (section "Evaluating").
@@ -219,7 +241,9 @@ def evaluate(
     if not results.is_dir():
         raise FileNotFoundError(f"results folder {results} does not exist")
     seqs = sequences if sequences is not None else list_sequences(root, year, split)
-    jobs = [(root, results, s, bound_th) for s in seqs]
+    if single_object is None:
+        single_object = str(year) == "2016"
+    jobs = [(root, results, s, bound_th, single_object) for s in seqs]
     if workers > 1 and len(jobs) > 1:
         with ProcessPoolExecutor(max_workers=min(workers, len(jobs))) as pool:
             scores = list(_progress(pool.map(_evaluate_one, jobs), len(jobs), progress))

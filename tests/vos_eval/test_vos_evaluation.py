@@ -135,3 +135,25 @@ def test_missing_annotation_folder_and_absent_sequence(synth, tmp_path):
         evaluation.evaluate(davis, results, sequences=["synth-004"])
     with pytest.raises(FileNotFoundError, match="results folder"):
         evaluation.evaluate(davis, tmp_path / "nope")
+
+
+def test_davis_2016_binarises_like_official_on_binary_copies(synth, tmp_path):
+    davis, results = _copy(synth, tmp_path)
+    (davis / "ImageSets/2016").mkdir()
+    (davis / "ImageSets/2016/val.txt").write_text("synth-001\nsynth-002\n")
+    got = evaluation.evaluate(davis, results, year="2016")
+    assert list(got.per_object) == ["synth-001_1", "synth-002_1"]
+    binary = tmp_path / "binary"
+    for seq in ("synth-001", "synth-002"):
+        for src in sorted((davis / "Annotations/480p" / seq).glob("*.png")):
+            write_mask(binary / "DAVIS" / seq / src.name, read_mask(src) > 0)
+        for src in sorted((results / seq).glob("*.png")):
+            write_mask(binary / "results" / seq / src.name, read_mask(src) > 0)
+    (binary / "DAVIS").rename(tmp_path / "tmp_ann")
+    (binary / "DAVIS" / "Annotations").mkdir(parents=True)
+    (tmp_path / "tmp_ann").rename(binary / "DAVIS" / "Annotations" / "480p")
+    ref = official.evaluate(
+        str(binary / "DAVIS"), str(binary / "results"), ["synth-001", "synth-002"]
+    )
+    for k, v in ref.items():
+        assert abs(got.global_scores[k] - v) <= 1e-12, k
