@@ -45,13 +45,23 @@ def global_attention(Q: torch.Tensor, K: torch.Tensor, V: torch.Tensor,
                      scale: float) -> torch.Tensor:
     """softmax(Q K^T * scale) V for tokens: Q (L, B, d), K (N, B, d), V (N, B, C) -> (L, B, C).
 
+    Written out (scale Q, matmul, softmax, matmul) as the official code does; on a CPU
+    this is as fast as ``F.scaled_dot_product_attention``, whose fallback adds passes.
     Book: ch08 "Memory-based VOS and DeAOT".
     """
-    q = Q.permute(1, 0, 2).unsqueeze(1)  # (B, 1, L, d)
-    k = K.permute(1, 0, 2).unsqueeze(1)  # (B, 1, N, d)
-    v = V.permute(1, 0, 2).unsqueeze(1)  # (B, 1, N, C)
-    out = F.scaled_dot_product_attention(q, k, v, scale=scale)  # (B, 1, L, C)
-    return out.squeeze(1).permute(1, 0, 2)  # (L, B, C)
+    q = (Q * scale).transpose(0, 1)  # (B, L, d)
+    attn = torch.bmm(q, K.permute(1, 2, 0))  # (B, L, N)
+    attn = torch.softmax(attn, dim=-1)
+    return torch.bmm(attn, V.transpose(0, 1)).transpose(0, 1)  # (L, B, C)
+
+
+def apply_gate(x: torch.Tensor, U: torch.Tensor) -> torch.Tensor:
+    """x * U; a gate narrower than x gates only the first channels (DeAOT's first layer
+    gates the visual half and leaves the ID half as is: official gate cat[silu(U), 1])."""
+    if U.shape[-1] == x.shape[-1]:
+        return x * U
+    x[..., : U.shape[-1]] *= U
+    return x
 
 
 class GatedPropagation(nn.Module):
@@ -99,7 +109,7 @@ class GatedPropagation(nn.Module):
         if self.use_linear:
             Q, K, V, U = self.project_self(Q)
         out = global_attention(Q, K, V, 1.0 / math.sqrt(self.d_att))  # (L, B, 1024)
-        out = self.dw_conv(out * U, size_2d)
+        out = self.dw_conv(apply_gate(out, U), size_2d)
         return self.projection(out)  # (L, B, d_vu)
 
 
@@ -191,7 +201,7 @@ def local_attention_windowed(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor,
     idx = idx.expand(logits.shape[0], -1, -1)  # (B*nT, T*T, ws*ws)
     logits = logits.gather(2, idx) + _query_tiles(bias, tile)  # (B*nT, T*T, ws*ws)
     attn = torch.softmax(logits, dim=-1)
-    dense = torch.zeros_like(logits[..., :1]).expand(-1, -1, kt.shape[1]).contiguous()
+    dense = logits.new_zeros(logits.shape[0], logits.shape[1], kt.shape[1])
     dense.scatter_(2, idx, attn)  # (B*nT, T*T, K*K), zero outside each window
     out = torch.bmm(dense, _key_tiles(v, tile, max_dis).to(dense.dtype))  # (B*nT, T*T, C)
     return _untile(out, B, h, w, tile)
@@ -263,5 +273,5 @@ class LocalGatedPropagation(nn.Module):
         out = fn(to_2d(Q) / math.sqrt(self.d_att), to_2d(K), to_2d(V), to_2d(rel),
                  self.max_dis)  # (B, h, w, 1024)
         out = out.permute(1, 2, 0, 3).reshape(N, B, -1)  # (h*w, B, 1024)
-        out = self.dw_conv(out * U, size_2d)
+        out = self.dw_conv(apply_gate(out, U), size_2d)
         return self.projection(out)  # (h*w, B, d_vu)

@@ -11,13 +11,34 @@ Book: ch08 "Memory-based VOS and DeAOT" (section "Encoder").
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 from torchvision.models.resnet import Bottleneck
 from torchvision.ops import FrozenBatchNorm2d
 
 
+def fold_frozen_bn(conv: nn.Conv2d, bn: FrozenBatchNorm2d) -> tuple[torch.Tensor, torch.Tensor]:
+    """Weights and bias of one conv equal to conv followed by frozen BN.
+
+    BN(conv(x)) = s * (W * x) + (beta - mu * s) with s = gamma / sqrt(var + eps), so the
+    scale folds into the conv weights: one pass over the feature map instead of three.
+    Book: ch08 "Memory-based VOS and DeAOT".
+    """
+    scale = bn.weight * (bn.running_var + bn.eps).rsqrt()  # (C_out,)
+    return conv.weight * scale.view(-1, 1, 1, 1), bn.bias - bn.running_mean * scale
+
+
+def conv_bn(x: torch.Tensor, conv: nn.Conv2d, bn: FrozenBatchNorm2d) -> torch.Tensor:
+    """conv -> frozen BN computed as a single conv with folded weights."""
+    w, b = fold_frozen_bn(conv, bn)
+    return F.conv2d(x, w, b, conv.stride, conv.padding, conv.dilation, conv.groups)
+
+
 class ConvBNReLU(nn.Sequential):
-    """Conv (no bias) + frozen BN + ReLU6; keys ``0.weight``, ``1.{weight,bias,...}``."""
+    """Conv (no bias) + frozen BN + ReLU6; keys ``0.weight``, ``1.{weight,bias,...}``.
+
+    The forward folds the BN into the conv (same result up to float rounding).
+    """
 
     def __init__(self, in_ch: int, out_ch: int, kernel_size: int = 3, stride: int = 1,
                  groups: int = 1, dilation: int = 1):
@@ -28,6 +49,13 @@ class ConvBNReLU(nn.Sequential):
             FrozenBatchNorm2d(out_ch),
             nn.ReLU6(inplace=True),
         )
+
+    fold_bn = True  # False: conv, then BN, then ReLU6 (as the official code)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.fold_bn:
+            return super().forward(x)
+        return F.relu6(conv_bn(x, self[0], self[1]), inplace=True)
 
 
 class InvertedResidual(nn.Module):
@@ -48,7 +76,14 @@ class InvertedResidual(nn.Module):
         self.conv = nn.Sequential(*layers)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x + self.conv(x) if self.use_res_connect else self.conv(x)
+        if ConvBNReLU.fold_bn:
+            y = x
+            for layer in self.conv[:-2]:
+                y = layer(y)
+            y = conv_bn(y, self.conv[-2], self.conv[-1])  # linear bottleneck, BN folded
+        else:
+            y = self.conv(x)
+        return x + y if self.use_res_connect else y
 
 
 class MobileNetV2(nn.Module):

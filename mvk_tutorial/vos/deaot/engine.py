@@ -116,7 +116,7 @@ class DeAOTEngine:
                        for s in range(1, num_objects + 1, n)]
         feats = self.model.encode_image(frame)
         for g in self.groups:
-            id_emb = self.model.id_embedding(g.local_mask(mask), g.num_objects)
+            id_emb = self.model.id_embedding(self._group_mask(g, mask), g.num_objects)
             _, frames = self.model.propagate(feats, None, None, id_emb)
             g.long_term = g.short_term = self.model.fuse_memory(frames, id_emb)
             g.long_term_frames, g.current = 1, None
@@ -154,13 +154,16 @@ class DeAOTEngine:
                              f"{self.input_size[1]}), got {tuple(mask.shape)}")
         to_long = self.frame_step - self.last_mem_step >= self.long_term_gap
         for g in self.groups:
-            id_emb = self.model.id_embedding(g.local_mask(mask.long()), g.num_objects)
+            id_emb = self.model.id_embedding(self._group_mask(g, mask.long()), g.num_objects)
             g.short_term = self.model.fuse_memory(g.current, id_emb)
             g.current = None
             if to_long:
                 self._add_long_term(g, g.short_term)
         if to_long:
             self.last_mem_step = self.frame_step
+
+    def _group_mask(self, g: _Group, mask: torch.Tensor) -> torch.Tensor:
+        return mask if len(self.groups) == 1 else g.local_mask(mask)  # one group: as is
 
     def _add_long_term(self, g: _Group, new: list[LayerMemory]) -> None:
         """Prepend ``new`` to long-term memory; drop the oldest non-reference frame when

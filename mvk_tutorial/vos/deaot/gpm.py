@@ -99,7 +99,7 @@ class GatedPropagationModule(nn.Module):
         U = self.linear_U(_tgt)  # (N, B, 512)
         if tgt_id is None:  # layer 0: the ID half of the output is not gated
             id_input = None
-            gate = torch.cat([F.silu(U), torch.ones_like(U)], dim=-1)  # (N, B, 1024)
+            gate = F.silu(U)  # (N, B, 512): official cat[silu(U), ones], see apply_gate
         else:
             id_input = self.id_norm1(tgt_id)
             gate = F.silu(torch.cat([U, self.linear_ID_U(id_input)], dim=-1))

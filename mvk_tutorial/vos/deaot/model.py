@@ -47,8 +47,10 @@ class DeAOT(nn.Module):
         self.eval()
 
     def encode_image(self, img: torch.Tensor) -> list[torch.Tensor]:
-        """(B, 3, H, W) normalised -> [x4, x8, x16, projected x16 (B, 256, h, w)]."""
-        xs = self.encoder(img)
+        """(B, 3, H, W) normalised -> [x4, x8, x16, projected x16 (B, 256, h, w)].
+
+        Runs in channels-last memory format (faster convolutions on CPUs and GPUs)."""
+        xs = self.encoder(img.contiguous(memory_format=torch.channels_last))
         return xs[:-1] + [self.encoder_projector(xs[-1])]
 
     def id_embedding(self, mask: torch.Tensor, num_objects: int) -> torch.Tensor:
@@ -61,14 +63,14 @@ class DeAOT(nn.Module):
         per-layer memories of this frame)."""
         x = feats[-1]
         B, C, h, w = x.shape
-        tokens = x.view(B, C, h * w).permute(2, 0, 1)  # (h*w, B, 256)
+        tokens = x.permute(2, 3, 0, 1).reshape(h * w, B, C)  # (h*w, B, 256)
         return self.LSTT(tokens, long_term, short_term, (h, w), id_emb)
 
     def decode(self, tokens: torch.Tensor, feats: list[torch.Tensor],
                num_outputs: int | None = None) -> torch.Tensor:
         """GPM output (h*w, B, 512) -> logits (B, num_outputs, ~H/4, ~W/4)."""
         B, _, h, w = feats[-1].shape
-        x = tokens.view(h, w, B, -1).permute(2, 3, 0, 1)  # (B, 512, h, w)
+        x = tokens.view(h, w, B, -1).permute(2, 3, 0, 1)  # (B, 512, h, w), channels-last
         return self.decoder(x, feats, num_outputs)
 
     def fuse_memory(self, frames: list[LayerMemory], id_emb: torch.Tensor) -> list[LayerMemory]:
