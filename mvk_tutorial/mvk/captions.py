@@ -5,13 +5,14 @@ frame: the ClipCap caption, a novice's description and a VBS expert's descriptio
 make all three from the scene and the rendered object-id map, so they can only say
 what really is in the frame:
 
-- ``automatic``: terse and repetitive, one of about a dozen ClipCap-like sentences
+- ``automatic``: terse and repetitive, one of fifteen ClipCap-like sentences
   chosen from the largest visible animal and the background ("a coral reef with fish.");
 - ``novice``: vague, a loose noun for the main animal and a loose setting, worded
   differently from frame to frame ("some fish near the bottom");
-- ``expert``: precise, every visible class with its count, colour and position, then
-  the background and the water colour ("two orange and white clownfish at the top left
-  and one grey reef shark on the right, over a sandy bottom, in green water.").
+- ``expert``: precise, every visible class with its count, colour and positions (up to
+  three regions of a 3x3 grid, else "spread across the frame"), then the background
+  and the water colour ("Two orange and white clownfish at the top left and on the
+  right and one grey reef shark in the center, over a sandy bottom, in green water.").
 
 An object counts as visible when at least ``min_visible_fraction`` of the frame's
 pixels (and at least 16 pixels) show it after occlusion.
@@ -88,8 +89,11 @@ def expert_caption(scene: Scene, visible: list[Visible]) -> str:
         group = [v for v in visible if v.class_id == class_id]
         animal = ANIMALS[class_id - 1]
         name = animal.name if len(group) == 1 else animal.plural
-        places = {region(v.cx, v.cy, scene.height, scene.width) for v in group}
-        where = places.pop() if len(places) == 1 else "spread across the frame"
+        places = list(dict.fromkeys(region(v.cx, v.cy, scene.height, scene.width) for v in group))
+        if len(places) > 3:
+            where = "spread across the frame"
+        else:
+            where = places[0] if len(places) == 1 else ", ".join(places[:-1]) + " and " + places[-1]
         count = NUMBER_WORDS[len(group)] if len(group) < len(NUMBER_WORDS) else str(len(group))
         phrases.append(f"{count} {animal.colour} {name} {where}")
     setting = f"{BACKGROUNDS[scene.background]}, in {scene.cast} water."
@@ -112,13 +116,11 @@ def automatic_caption(scene: Scene, visible: list[Visible]) -> str:
         if reef:
             return "a coral reef with fish."
         return "a school of fish swimming in the ocean." if n_fish >= 3 else "a fish swimming in the ocean."
-    return {
-        "diver": "a scuba diver swimming in the ocean.",
-        "shark": "a shark swimming in the ocean.",
-        "turtle": "a turtle swimming in the ocean.",
-        "ray": "a large fish swimming in the ocean.",
-        "jellyfish": "a jellyfish swimming in the water.",
-    }[group]
+    subject = {"diver": "a scuba diver", "shark": "a shark", "turtle": "a turtle",
+               "ray": "a large fish", "jellyfish": "a jellyfish"}[group]
+    if reef and group != "jellyfish":
+        return f"{subject} swimming over a coral reef."
+    return f"{subject} swimming in the {'water' if group == 'jellyfish' else 'ocean'}."
 
 
 _NOVICE_NOUNS = {

@@ -197,6 +197,11 @@ def probe_video(path: str | Path) -> dict:
         raise FileNotFoundError(f"{path}: video not found")
     if path.stat().st_size == 0:
         raise ValueError(f"{path}: empty video file (0 bytes)")
+    if path.suffix.lower() in (".mp4", ".mov", ".m4v"):
+        with open(path, "rb") as f:
+            head = f.read(12)
+        if len(head) < 12 or head[4:8] not in (b"ftyp", b"moov", b"mdat", b"free", b"wide", b"skip"):
+            raise ValueError(f"{path}: not an mp4/QuickTime file (no 'ftyp' box at the start)")
     cap = cv2.VideoCapture(str(path))
     try:
         ok, frame = cap.read() if cap.isOpened() else (False, None)

@@ -88,8 +88,12 @@ def test_probe_video_and_bad_files(tmp_path):
         probe_video(empty)
     corrupt = tmp_path / "corrupt.mp4"
     corrupt.write_bytes(np.random.default_rng(0).bytes(5000))
-    with pytest.raises(ValueError, match=r"corrupt\.mp4: OpenCV cannot decode"):
+    with pytest.raises(ValueError, match=r"corrupt\.mp4: not an mp4"):
         probe_video(corrupt)
+    truncated = tmp_path / "truncated.mp4"
+    truncated.write_bytes(p.read_bytes()[: p.stat().st_size // 2])  # cut short: no index
+    with pytest.raises(ValueError, match=r"truncated\.mp4: OpenCV cannot decode"):
+        probe_video(truncated)
     with pytest.raises(FileNotFoundError, match="nope.mp4"):
         probe_video(tmp_path / "nope.mp4")
 
@@ -182,7 +186,7 @@ def test_stats_on_mvk_mini_and_bad_files(tmp_path):
     (root / "videos" / "bad folder").mkdir()
     stats = collection_stats(root)
     bad = {Path(p).name: why for p, why in stats.problems}
-    assert "empty" in bad["0007.mp4"] and "cannot decode" in bad["0008.mp4"]
+    assert "empty" in bad["0007.mp4"] and "not an mp4" in bad["0008.mp4"]
     assert "malformed JSON" in bad["0001.json"] and "not found" in bad["0002.json"]
     assert "<Site>_<MonYYYY>" in bad["bad folder"]
     assert stats.summary["videos"] == 4  # the two readable videos with bad JSON are probed
