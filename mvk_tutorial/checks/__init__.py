@@ -6,7 +6,7 @@ hint. Each part of the book adds its checks in a module of its own and re-export
 here. Book: ch00 "How to use this book".
 """
 
-from mvk_tutorial.checks.attention import causal_mask, merge_heads, padding_mask, sdpa, split_heads
+from mvk_tutorial.checks.attention import causal_mask, merge_heads, padding_mask, patchify, sdpa, split_heads
 from mvk_tutorial.checks.basics import softmax
 from mvk_tutorial.checks.core import Case, case, check_function
 from mvk_tutorial.checks.mvk import fixed_rate, word_share
@@ -14,7 +14,7 @@ from mvk_tutorial.checks.vos import boundary_map, iou
 from mvk_tutorial.checks.retrieval import cosine_ranking, rank_without_sorting
 
 __all__ = ["Case", "case", "check_function", "softmax",
-           "causal_mask", "merge_heads", "padding_mask", "sdpa", "split_heads",
+           "causal_mask", "merge_heads", "padding_mask", "patchify", "sdpa", "split_heads",
            "boundary_map", "iou",
            "cosine_ranking", "rank_without_sorting",
            "fixed_rate", "word_share"]

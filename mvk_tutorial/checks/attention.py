@@ -120,3 +120,27 @@ def padding_mask(candidate) -> None:
         hint="key j of sequence b is real iff j < lengths[b]; add two singleton dims "
         "((B, n_k) -> (B, 1, 1, n_k)) so it broadcasts over heads and queries.",
     )
+
+
+def _patchify_reference(x, patch_size):
+    from einops import rearrange
+
+    return rearrange(x, "b c (h p1) (w p2) -> b (h w) (c p1 p2)", p1=patch_size, p2=patch_size)
+
+
+def patchify(candidate) -> None:
+    """Check ``candidate(x, patch_size)``: (B, C, H, W) -> (B, N, C * P * P).
+
+    Patches are taken row by row (N = (H / P) (W / P)), and each patch is flattened
+    channel first, the order of ``PatchEmbed.proj.weight.reshape(dim, -1)``.
+
+    Book: ch02 "Patches to tokens" (exercise 1).
+    """
+    g = seeded(2)
+    cases = [case(f"B={b}, C={c}, {h}x{w}, P={p}", torch.randn(b, c, h, w, generator=g), p)
+             for b, c, h, w, p in [(1, 1, 4, 4, 2), (2, 3, 8, 12, 4), (1, 3, 48, 80, 8)]]
+    check_function(
+        "patchify", candidate, _patchify_reference, cases,
+        hint="reshape to (B, C, H/P, P, W/P, P), permute to (B, H/P, W/P, C, P, P), then "
+        "reshape to (B, (H/P)(W/P), C*P*P).",
+    )

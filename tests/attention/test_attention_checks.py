@@ -71,3 +71,20 @@ def test_unanswered_exercise_raises_not_implemented():
 
     with pytest.raises(NotImplementedError):
         checks.sdpa(todo)
+
+
+def test_patchify_check_passes_reference_and_catches_wrong_order(capsys):
+    def good(x, p):
+        B, C, H, W = x.shape
+        x = x.reshape(B, C, H // p, p, W // p, p).permute(0, 2, 4, 1, 3, 5)
+        return x.reshape(B, (H // p) * (W // p), C * p * p)
+
+    def channels_last(x, p):  # flattens (p1, p2, c): not the conv weight's order
+        B, C, H, W = x.shape
+        x = x.reshape(B, C, H // p, p, W // p, p).permute(0, 2, 4, 3, 5, 1)
+        return x.reshape(B, (H // p) * (W // p), C * p * p)
+
+    checks.patchify(good)
+    assert "PASSED patchify: 3/3 cases" in capsys.readouterr().out
+    with pytest.raises(AssertionError, match="patchify"):
+        checks.patchify(channels_last)
