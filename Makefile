@@ -20,7 +20,6 @@ NBVAL_ARGS ?=
 # Kernels ("python3" runs `python` from PATH) must use the project environment.
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 export TQDM_DISABLE := 1
-export MPLBACKEND := Agg
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 
 .PHONY: help book test unit nbval student execute clean

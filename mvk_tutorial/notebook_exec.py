@@ -1,7 +1,7 @@
 """Execute chapter notebooks in place, so the committed outputs are real ones.
 
 ``mvk book execute book/ch01_attention.ipynb`` runs the notebook top to bottom in a
-fresh kernel of the current Python (``TQDM_DISABLE=1``, ``MPLBACKEND=Agg``), fails on
+fresh kernel of the current Python (``TQDM_DISABLE=1``, inline figures), fails on
 the first error (except in cells tagged ``raises-exception``), and replaces the file
 atomically, so an interrupted run never leaves a half-written notebook.
 
@@ -28,7 +28,8 @@ def execute_notebook(path: str | Path, timeout: int = 600) -> float:
         raise FileNotFoundError(f"notebook {path}: no such file")
     nb = nbformat.read(path, as_version=4)
     os.environ.setdefault("TQDM_DISABLE", "1")
-    os.environ.setdefault("MPLBACKEND", "Agg")
+    # No MPLBACKEND here: the kernel must use its inline backend to store figures.
+    os.environ.pop("MPLBACKEND", None)
     # The "python3" kernel runs `python` from PATH: make that this interpreter.
     bindir = str(Path(sys.executable).parent)
     os.environ["PATH"] = bindir + os.pathsep + os.environ.get("PATH", "")
