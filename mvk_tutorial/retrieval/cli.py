@@ -3,7 +3,7 @@
     mvk kis embed --root MVK_ROOT --out DIR [--model NAME --pretrained TAG|FILE]
     mvk kis run --kis-mvk-data DATA_DIR --out ranks.csv     (official KIS_MVK CSVs)
     mvk kis run --embeddings DIR --out ranks.csv            (a cache from `mvk kis embed`)
-    mvk train clip [--preset book --seconds 300 --out FILE]
+    mvk train clip [--preset book --seconds 600 --max-steps 1000 --out FILE]
 
 Book: ch10 "Known-item search"; ch00 "How to use this book" (the ``mvk`` command).
 """
@@ -114,10 +114,12 @@ def register(groups) -> None:
 
     p = groups["train"].add_parser("clip", help="train the tiny CLIP on MVK-mini (CPU, minutes)")
     p.add_argument("--preset", default="book", help="MVK-mini preset")
-    p.add_argument("--seconds", type=float, default=300.0, help="training time budget")
-    p.add_argument("--max-steps", type=int, default=None)
+    p.add_argument("--seconds", type=float, default=600.0, help="training time budget (s)")
+    p.add_argument("--max-steps", type=int, default=1000, help="step budget")
     p.add_argument("--batch-size", type=int, default=128)
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--threads", type=int, default=1,
+                   help="CPU threads (1 avoids oversubscription on a shared machine)")
     p.add_argument("--out", default=None, help="weights file (default: the shipped one)")
     p.set_defaults(func=train_handler)

@@ -3,8 +3,8 @@
 CLIP (Radford et al., "Learning Transferable Visual Models From Natural Language
 Supervision", arXiv 2103.00020) embeds images and texts in one space:
 
-> We train CLIP from scratch ... to predict which of the N x N possible (image, text)
-> pairings across a batch actually occurred.
+> Given a batch of N (image, text) pairs, CLIP is trained to predict which of the
+> N x N possible (image, text) pairings across a batch actually occurred.
 
 Models come from open_clip (github.com/mlfoundations/open_clip): an architecture name
 (``ViT-B-32``) plus weights, either a pretrained tag (``openai``, ``laion2b_s34b_b79k``)
@@ -46,9 +46,10 @@ class ClipBundle:
     pretrained: str | None
 
     @property
-    def image_size(self) -> int:
+    def image_size(self) -> tuple[int, int]:
+        """(H, W) of the model's input images."""
         size = self.model.visual.image_size
-        return int(size[0] if isinstance(size, (tuple, list)) else size)
+        return tuple(size) if isinstance(size, (tuple, list)) else (int(size), int(size))
 
     @torch.inference_mode()
     def encode_text(self, texts: list[str], normalize: bool = True) -> torch.Tensor:

@@ -1,0 +1,72 @@
+"""Text search over a frame collection: top-k frames for a typed query, and a search box.
+
+Book: ch10 "Known-item search" (section "An interactive search box").
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import torch
+
+from mvk_tutorial.retrieval.embed import decode_image
+
+
+def top_k(bundle, frame_emb: torch.Tensor, query: str, k: int = 8) -> tuple[torch.Tensor, torch.Tensor]:
+    """(indices, cosine scores) of the ``k`` frames closest to the text ``query``.
+
+    ``frame_emb`` (N, D) must be L2-normalised (as ``ClipBundle.encode_image`` returns).
+    Ties are broken by collection order. Book: ch10.
+    """
+    if not query.strip():
+        raise ValueError("query: expected a non-empty text")
+    q = bundle.encode_text([query])[0].to(frame_emb)  # (D,)
+    if q.shape[0] != frame_emb.shape[1]:
+        raise ValueError(f"model gives D={q.shape[0]} but frame_emb has D={frame_emb.shape[1]}")
+    scores = frame_emb @ q  # (N,)
+    order = torch.sort(scores, descending=True, stable=True).indices[:k]
+    return order, scores[order]
+
+
+def show_results(frame_paths: Sequence[str], indices, scores, query: str, cols: int = 4,
+                 target: int | None = None):
+    """Plot the result thumbnails with their rank and score; the target framed in red."""
+    import matplotlib.pyplot as plt
+
+    rows = (len(indices) + cols - 1) // cols
+    fig, axes = plt.subplots(rows, cols, figsize=(3 * cols, 1.9 * rows), squeeze=False)
+    for ax in axes.flat:
+        ax.axis("off")
+    for r, (i, s) in enumerate(zip(list(indices), list(scores))):
+        ax = axes.flat[r]
+        ax.imshow(decode_image(frame_paths[int(i)]))
+        ax.set_title(f"#{r} score {float(s):.2f}", fontsize=8,
+                     color="red" if target is not None and int(i) == target else "black")
+    fig.suptitle(f"query: {query!r}", fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def search_box(bundle, frame_emb: torch.Tensor, frame_paths: Sequence[str], k: int = 8,
+               value: str = "a sea turtle"):
+    """An ipywidgets text box that shows the top-``k`` thumbnails of the typed query."""
+    import ipywidgets as widgets
+    import matplotlib.pyplot as plt
+    from IPython.display import display
+
+    box = widgets.Text(value=value, description="query:", continuous_update=False,
+                       layout=widgets.Layout(width="60%"))
+    out = widgets.Output()
+
+    def update(_=None) -> None:
+        out.clear_output(wait=True)
+        with out:
+            if box.value.strip():
+                idx, sc = top_k(bundle, frame_emb, box.value, k)
+                show_results(frame_paths, idx, sc, box.value)
+                plt.show()
+
+    box.observe(update, names="value")
+    update()
+    display(widgets.VBox([box, out]))
+    return box

@@ -1,0 +1,173 @@
+"""Train the tiny CLIP (``clip_tiny_mvk``) on MVK-mini frames and captions (``mvk train clip``).
+
+The contrastive objective of CLIP (Radford et al. 2021, arXiv 2103.00020):
+
+> Given a batch of N (image, text) pairs, CLIP is trained to predict which of the
+> N x N possible (image, text) pairings across a batch actually occurred ... maximize
+> the cosine similarity of the image and text embeddings of the N real pairs while
+> minimizing the cosine similarity of the embeddings of the N^2 - N incorrect pairings.
+> We optimize a symmetric cross entropy loss over these similarity scores.
+
+Training pairs: every frame of the DAVIS ``train`` videos of MVK-mini with one of its
+three captions (expert 0.7, automatic 0.2, novice 0.1). The ``val`` videos are held out
+and measured at the end: known-item search over all selected frames with held-out
+targets, and text-to-image recall among the held-out selected frames.
+
+Book: ch10 "Known-item search" (section "A tiny CLIP trained on MVK-mini").
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+import time
+from pathlib import Path
+
+import open_clip
+import torch
+import torch.nn.functional as F
+from tqdm.auto import tqdm
+
+from mvk_tutorial.retrieval.clip import TINY_CLIP, TINY_CLIP_WEIGHTS, register_tiny_clip
+from mvk_tutorial.retrieval.embed import decode_image
+from mvk_tutorial.retrieval.kis import found_within, rank_of_targets, rank_summary
+from mvk_tutorial.utils import atomic_path, atomic_write, seed_everything
+
+CAPTION_MIX = {"expert": 0.7, "automatic": 0.2, "novice": 0.1}
+
+
+def clip_loss(image_emb: torch.Tensor, text_emb: torch.Tensor, logit_scale: torch.Tensor) -> torch.Tensor:
+    """Symmetric cross entropy over the (B, B) cosine-similarity logits.
+
+    ``image_emb`` and ``text_emb`` are (B, D) and L2-normalised; pair i is the positive
+    of row i and column i. Book: ch10 (section "A tiny CLIP trained on MVK-mini").
+    """
+    logits = logit_scale.exp() * image_emb @ text_emb.T  # (B, B): images x texts
+    labels = torch.arange(logits.shape[0], device=logits.device)
+    return (F.cross_entropy(logits, labels) + F.cross_entropy(logits.T, labels)) / 2
+
+
+def load_pairs(root: Path, preprocess, split: str):
+    """Preprocessed frames (F, 3, H, W) float16 and their caption table of one split."""
+    from mvk_tutorial.mvk.synthetic import load_frame_labels
+
+    df = load_frame_labels(root)
+    df = df[df["split"] == split].reset_index(drop=True)
+    images = torch.stack([
+        preprocess(decode_image(p)).half()
+        for p in tqdm(df["frame_path"], desc=f"decode {split} frames", unit="frame")
+    ])  # (F, 3, H, W)
+    return images, df
+
+
+def _lr(step: int, progress: float, lr: float, warmup: int = 20) -> float:
+    """Linear warm-up, then cosine decay over ``progress`` in [0, 1]."""
+    if step < warmup:
+        return lr * (step + 1) / warmup
+    return 0.5 * lr * (1 + math.cos(math.pi * min(1.0, progress)))
+
+
+def train(model, tokenizer, images, df, *, max_steps: int, seconds: float, batch_size: int,
+          lr: float, seed: int) -> dict:
+    """Run the contrastive training loop; returns {steps, seconds, final_loss}."""
+    g = torch.Generator().manual_seed(seed)
+    kinds = list(CAPTION_MIX)
+    tokens = {k: tokenizer(df[k].tolist()) for k in kinds}  # each (F, context)
+    mix = torch.tensor([CAPTION_MIX[k] for k in kinds])
+    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.1)
+    model.train()
+    t0, losses, step = time.perf_counter(), [], 0
+    bar = tqdm(total=max_steps if max_steps < 10**9 else None, desc="train clip", unit="step")
+    while step < max_steps and time.perf_counter() - t0 < seconds:
+        idx = torch.randperm(len(df), generator=g)[:batch_size]  # (B,)
+        kind = torch.multinomial(mix, len(idx), replacement=True, generator=g)  # (B,)
+        text = torch.stack([tokens[kinds[k]][i] for k, i in zip(kind.tolist(), idx.tolist())])
+        # the budget that runs out first (steps or seconds) drives the cosine decay
+        progress = max(step / max_steps, (time.perf_counter() - t0) / seconds)
+        for group in opt.param_groups:
+            group["lr"] = _lr(step, progress, lr)
+        img_emb = model.encode_image(images[idx].float(), normalize=True)  # (B, D)
+        txt_emb = model.encode_text(text, normalize=True)  # (B, D)
+        loss = clip_loss(img_emb, txt_emb, model.logit_scale)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        with torch.no_grad():
+            model.logit_scale.clamp_(0, math.log(100))
+        losses.append(loss.item())
+        step += 1
+        bar.update(1)
+        bar.set_postfix(loss=f"{sum(losses[-20:]) / len(losses[-20:]):.3f}")
+    bar.close()
+    model.eval()
+    tail = losses[-20:] or [float("nan")]
+    return {"steps": step, "seconds": round(time.perf_counter() - t0, 1),
+            "final_loss": round(sum(tail) / len(tail), 4)}
+
+
+@torch.inference_mode()
+def evaluate(model, tokenizer, preprocess, root: Path) -> dict:
+    """KIS ranks over all selected frames for held-out (val) targets, and val recall."""
+    from mvk_tutorial.mvk.synthetic import load_captions
+
+    caps = load_captions(root)
+    imgs = torch.stack([preprocess(decode_image(p)) for p in caps["frame_path"]])
+    frame_emb = torch.cat([model.encode_image(imgs[s : s + 128], normalize=True)
+                           for s in range(0, len(imgs), 128)])  # (N, D)
+    val = torch.tensor((caps["split"] == "val").to_numpy()).nonzero().flatten()
+    out = {"collection_frames": len(caps), "heldout_targets": len(val)}
+    for kind in CAPTION_MIX:
+        q = model.encode_text(tokenizer(caps[kind].iloc[val.tolist()].tolist()), normalize=True)
+        ranks = rank_of_targets(q, frame_emb, val)
+        within_val = rank_of_targets(q, frame_emb[val], torch.arange(len(val)))
+        out[kind] = {"median_rank": rank_summary(ranks)["median"],
+                     "top10": round(found_within(ranks, [10])[10], 3),
+                     "val_recall@1": round(found_within(within_val, [1])[1], 3),
+                     "val_recall@10": round(found_within(within_val, [10])[10], 3)}
+    return out
+
+
+def _sidecar(out: Path, argv: list[str], args, info: dict, metrics: dict) -> str:
+    lines = [f"# {out.stem}: tiny CLIP trained on MVK-mini", "",
+             f"- command: `mvk train clip {' '.join(argv)}`".rstrip(),
+             f"- seed: {args.seed}; data: MVK-mini preset `{args.preset}` (DAVIS `train` videos, "
+             f"every frame, caption mix {CAPTION_MIX})",
+             f"- architecture: `{TINY_CLIP}` (mvk_tutorial/weights/{TINY_CLIP}.json), weights fp16",
+             f"- steps: {info['steps']}, batch {args.batch_size}, AdamW lr {args.lr} cosine, "
+             f"{info['seconds']} s on {args.threads} CPU thread(s); final loss "
+             f"{info['final_loss']}", "",
+             f"## Held-out metrics ({metrics['heldout_targets']} `val` selected frames as targets, "
+             f"collection of {metrics['collection_frames']} selected frames)", "",
+             "| query | median rank | top-10 share | val recall@1 | val recall@10 |",
+             "|---|---|---|---|---|"]
+    for kind in CAPTION_MIX:
+        m = metrics[kind]
+        lines.append(f"| {kind} | {m['median_rank']:g} | {m['top10']} | {m['val_recall@1']} | "
+                     f"{m['val_recall@10']} |")
+    return "\n".join(lines) + "\n"
+
+
+def train_clip_cli(args: argparse.Namespace) -> int:
+    """``mvk train clip``: train, evaluate, write the weights and their sidecar ``.md``."""
+    from mvk_tutorial.mvk.synthetic import ensure_mvk_mini
+
+    torch.set_num_threads(args.threads)  # 1 is fastest on a busy 2-core machine
+    seed_everything(args.seed)
+    register_tiny_clip()
+    root = ensure_mvk_mini(args.preset)
+    model, _, preprocess = open_clip.create_model_and_transforms(TINY_CLIP)
+    tokenizer = open_clip.get_tokenizer(TINY_CLIP)
+    images, df = load_pairs(root, preprocess, "train")
+    max_steps = args.max_steps or 10**9
+    info = train(model, tokenizer, images, df, max_steps=max_steps, seconds=args.seconds,
+                 batch_size=args.batch_size, lr=args.lr, seed=args.seed)
+    metrics = evaluate(model, tokenizer, preprocess, root)
+    out = Path(args.out) if args.out else TINY_CLIP_WEIGHTS
+    with atomic_path(out) as tmp:
+        torch.save({k: v.half() for k, v in model.state_dict().items()}, tmp)
+    argv = sys.argv[3:] if len(sys.argv) > 3 and sys.argv[1:3] == ["train", "clip"] else []
+    atomic_write(out.with_suffix(".md"), _sidecar(out, argv, args, info, metrics))
+    print(f"wrote {out} ({out.stat().st_size / 2**20:.1f} MB); {info}")
+    print(metrics)
+    return 0
