@@ -58,31 +58,53 @@ def main() -> None:
     t = torch.randint(0, N, (M,), generator=g)
     Qd, Xd = Q.to(device), X.to(device)
     flops = 2 * M * N * D
-    print(f"device: {device} ({torch.get_num_threads()} CPU threads); "
-          f"{M} queries x {N} frames x {D}-d float32; score matrix = {flops / 1e9:.1f} GFLOP")
+    print(
+        f"device: {device} ({torch.get_num_threads()} CPU threads); "
+        f"{M} queries x {N} frames x {D}-d float32; score matrix = {flops / 1e9:.1f} GFLOP"
+    )
 
     mm = benchmark(lambda: torch.matmul(Qd, Xd.T), "matmul", device, 1, args.repeat)
-    rk = benchmark(lambda: rank_of_targets(Qd, Xd, t), "rank_of_targets", device, 1, args.repeat)
+    rk = benchmark(
+        lambda: rank_of_targets(Qd, Xd, t), "rank_of_targets", device, 1, args.repeat
+    )
     sub = slice(0, args.naive_queries)
     t0 = time.perf_counter()
     naive = naive_ranks(Q[sub].double().numpy(), X.double().numpy(), t[sub].numpy())
     naive_s = (time.perf_counter() - t0) / args.naive_queries * M
-    exact = naive == rank_of_targets(Q[sub].double(), X.double(), t[sub],
-                                     similarity="cosine_official").tolist()
-    same = torch.equal(rank_of_targets(Qd, Xd, t).cpu(),
-                       rank_of_targets(Qd, Xd, t, chunk_size=M, device=device).cpu())
+    exact = (
+        naive
+        == rank_of_targets(
+            Q[sub].double(), X.double(), t[sub], similarity="cosine_official"
+        ).tolist()
+    )
+    same = torch.equal(
+        rank_of_targets(Qd, Xd, t).cpu(),
+        rank_of_targets(Qd, Xd, t, chunk_size=M, device=device).cpu(),
+    )
     rows = []
-    for name, sec, mem in [("matmul (bare)", mm.median_s, mm.peak_mem_bytes),
-                           ("rank_of_targets", rk.median_s, rk.peak_mem_bytes),
-                           (f"naive sort/query (x{M} from {args.naive_queries})", naive_s, None)]:
-        rows.append({"method": name, "seconds": sec, "GFLOP/s": flops / sec / 1e9,
-                     "peak MB": "" if mem is None else round(mem / 2**20),
-                     "vs matmul": sec / mm.median_s})
+    for name, sec, mem in [
+        ("matmul (bare)", mm.median_s, mm.peak_mem_bytes),
+        ("rank_of_targets", rk.median_s, rk.peak_mem_bytes),
+        (f"naive sort/query (x{M} from {args.naive_queries})", naive_s, None),
+    ]:
+        rows.append(
+            {
+                "method": name,
+                "seconds": sec,
+                "GFLOP/s": flops / sec / 1e9,
+                "peak MB": "" if mem is None else round(mem / 2**20),
+                "vs matmul": sec / mm.median_s,
+            }
+        )
     print(format_table(rows))
-    print(f"rank_of_targets / matmul = {rk.median_s / mm.median_s:.2f}x; "
-          f"naive / rank_of_targets = {naive_s / rk.median_s:.0f}x")
-    print(f"exact: naive (float64, official formula) == rank_of_targets on the subset: {exact}; "
-          f"chunked == one block: {same}")
+    print(
+        f"rank_of_targets / matmul = {rk.median_s / mm.median_s:.2f}x; "
+        f"naive / rank_of_targets = {naive_s / rk.median_s:.0f}x"
+    )
+    print(
+        f"exact: naive (float64, official formula) == rank_of_targets on the subset: {exact}; "
+        f"chunked == one block: {same}"
+    )
 
 
 if __name__ == "__main__":

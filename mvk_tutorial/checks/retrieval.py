@@ -20,12 +20,24 @@ def _ranking_cases():
     dup[9] = dup[2]  # an exact copy: equal scores, the lower index comes first
     scaled = frames * torch.rand(12, 1, generator=g, dtype=torch.float64) * 50
     return [
-        case("12 frames, 6-d", torch.randn(6, generator=g, dtype=torch.float64), frames),
-        case("frames of very different lengths (cosine ignores length)",
-             torch.randn(6, generator=g, dtype=torch.float64), scaled),
-        case("two identical frames (a tie)", torch.randn(6, generator=g, dtype=torch.float64), dup),
-        case("one frame", torch.randn(3, generator=g, dtype=torch.float64),
-             torch.randn(1, 3, generator=g, dtype=torch.float64)),
+        case(
+            "12 frames, 6-d", torch.randn(6, generator=g, dtype=torch.float64), frames
+        ),
+        case(
+            "frames of very different lengths (cosine ignores length)",
+            torch.randn(6, generator=g, dtype=torch.float64),
+            scaled,
+        ),
+        case(
+            "two identical frames (a tie)",
+            torch.randn(6, generator=g, dtype=torch.float64),
+            dup,
+        ),
+        case(
+            "one frame",
+            torch.randn(3, generator=g, dtype=torch.float64),
+            torch.randn(1, 3, generator=g, dtype=torch.float64),
+        ),
     ]
 
 
@@ -35,7 +47,10 @@ def cosine_ranking(candidate) -> None:
     Book: ch10 "Known-item search" (exercise "Cosine similarity ranking").
     """
     check_function(
-        "cosine_ranking", candidate, _ranking_reference, _ranking_cases(),
+        "cosine_ranking",
+        candidate,
+        _ranking_reference,
+        _ranking_cases(),
         hint="normalise the query and every frame to length 1, take dot products, and "
         "sort them in descending order with a stable sort (torch.sort(..., descending=True, "
         "stable=True)); return the indices, not the scores.",
@@ -66,9 +81,13 @@ def rank_without_sorting(candidate) -> None:
     Book: ch10 "Known-item search" (exercise "The rank of a target without sorting").
     """
     if not callable(candidate):
-        raise AssertionError(f"rank_without_sorting: expected a function, got {type(candidate)}")
+        raise AssertionError(
+            f"rank_without_sorting: expected a function, got {type(candidate)}"
+        )
     check_function(
-        "rank_without_sorting", lambda s, t: int(candidate(s, t)), _rank_reference,
+        "rank_without_sorting",
+        lambda s, t: int(candidate(s, t)),
+        _rank_reference,
         _rank_cases(),
         hint="count the frames with a strictly higher score, plus the frames with the same "
         "score and a smaller index (a stable sort puts those first).",

@@ -32,8 +32,16 @@ def _print_summary(rows: list[dict]) -> None:
     for q in dict.fromkeys(r["query_type"] for r in rows):
         ranks = [r["rank"] for r in rows if r["query_type"] == q]
         s, f = rank_summary(ranks), found_within(ranks, [10, 100])
-        table.append({"query_type": q, "n": len(ranks), "median": s["median"],
-                      "mean": round(s["mean"], 1), "top10": f[10], "top100": f[100]})
+        table.append(
+            {
+                "query_type": q,
+                "n": len(ranks),
+                "median": s["median"],
+                "mean": round(s["mean"], 1),
+                "top10": f[10],
+                "top100": f[100],
+            }
+        )
     print(format_table(table))
 
 
@@ -49,9 +57,16 @@ def run_handler(args: argparse.Namespace) -> int:
         from mvk_tutorial.retrieval.collection import KisCache, run_kis
 
         types = tuple(args.query_types.split(","))
-        rows = run_kis(KisCache.load(args.embeddings), args.num_targets, args.seed, types,
-                       device=args.device)
-        _write_rows(rows, args.out, ["query_type", "target", "rank", "video_rank", "text"])
+        rows = run_kis(
+            KisCache.load(args.embeddings),
+            args.num_targets,
+            args.seed,
+            types,
+            device=args.device,
+        )
+        _write_rows(
+            rows, args.out, ["query_type", "target", "rank", "video_rank", "text"]
+        )
     _print_summary(rows)
     print(f"wrote {len(rows)} rows to {args.out}")
     return 0
@@ -61,7 +76,11 @@ def embed_handler(args: argparse.Namespace) -> int:
     import torch
 
     from mvk_tutorial.retrieval.clip import load_clip
-    from mvk_tutorial.retrieval.collection import CAPTIONS, list_selected_frames, read_queries
+    from mvk_tutorial.retrieval.collection import (
+        CAPTIONS,
+        list_selected_frames,
+        read_queries,
+    )
     from mvk_tutorial.retrieval.embed import embed_collection
 
     frames = list_selected_frames(args.root)
@@ -69,16 +88,25 @@ def embed_handler(args: argparse.Namespace) -> int:
     queries = read_queries(qpath) if (args.queries or Path(qpath).is_file()) else []
     device = args.device
     if device is None:
-        local = int(os.environ.get("LOCAL_RANK", 0))
+        local = int(os.environ.get("LOCAL_RANK", "0"))
         device = f"cuda:{local}" if torch.cuda.is_available() else "cpu"
     bundle = load_clip(args.model, args.pretrained, device=device)
     written = embed_collection(
-        bundle, args.out, frames, [q["text"] for q in queries],
-        {"query_type": [q["query_type"] for q in queries],
-         "frame_path": [q["frame_path"] for q in queries]},
-        batch_size=args.batch_size, num_workers=args.workers, shard_size=args.shard_size,
+        bundle,
+        args.out,
+        frames,
+        [q["text"] for q in queries],
+        {
+            "query_type": [q["query_type"] for q in queries],
+            "frame_path": [q["frame_path"] for q in queries],
+        },
+        batch_size=args.batch_size,
+        num_workers=args.workers,
+        shard_size=args.shard_size,
     )
-    print(f"{len(frames)} frames, {len(queries)} queries; shards written now: {written}")
+    print(
+        f"{len(frames)} frames, {len(queries)} queries; shards written now: {written}"
+    )
     return 0
 
 
@@ -90,36 +118,62 @@ def train_handler(args: argparse.Namespace) -> int:
 
 def register(groups) -> None:
     """Add this part's sub-commands to the ``mvk`` groups (see ``mvk_tutorial.cli``)."""
-    p = groups["kis"].add_parser("run", help="rank KIS targets (official CSVs or an embedding cache)")
-    p.add_argument("--kis-mvk-data", help="a KIS_MVK data/ folder (official CSV layout)")
+    p = groups["kis"].add_parser(
+        "run", help="rank KIS targets (official CSVs or an embedding cache)"
+    )
+    p.add_argument(
+        "--kis-mvk-data", help="a KIS_MVK data/ folder (official CSV layout)"
+    )
     p.add_argument("--embeddings", help="an output folder of `mvk kis embed`")
-    p.add_argument("--out", required=True, help="CSV to write: query_type,target,rank,...")
+    p.add_argument(
+        "--out", required=True, help="CSV to write: query_type,target,rank,..."
+    )
     p.add_argument("--num-targets", type=int, default=100)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--query-types", default="automatic,novice,expert")
-    p.add_argument("--device", default=None, help="cpu or cuda (default: where the data is)")
+    p.add_argument(
+        "--device", default=None, help="cpu or cuda (default: where the data is)"
+    )
     p.set_defaults(func=run_handler)
 
-    p = groups["kis"].add_parser("embed", help="CLIP embeddings of frames and queries (cached)")
+    p = groups["kis"].add_parser(
+        "embed", help="CLIP embeddings of frames and queries (cached)"
+    )
     p.add_argument("--root", required=True, help="MVK or MVK-mini root folder")
     p.add_argument("--out", required=True, help="cache folder (resumable)")
     p.add_argument("--model", default="clip_tiny_mvk", help="open_clip architecture")
-    p.add_argument("--pretrained", default=None, help="pretrained tag or checkpoint file")
+    p.add_argument(
+        "--pretrained", default=None, help="pretrained tag or checkpoint file"
+    )
     p.add_argument("--queries", default=None, help="CSV frame_path,query_type,text")
     p.add_argument("--batch-size", type=int, default=64)
-    p.add_argument("--workers", type=int, default=2, help="DataLoader workers (OpenCV decoding)")
+    p.add_argument(
+        "--workers", type=int, default=2, help="DataLoader workers (OpenCV decoding)"
+    )
     p.add_argument("--shard-size", type=int, default=1024)
-    p.add_argument("--device", default=None, help="default: cuda:$LOCAL_RANK if present, else cpu")
+    p.add_argument(
+        "--device", default=None, help="default: cuda:$LOCAL_RANK if present, else cpu"
+    )
     p.set_defaults(func=embed_handler)
 
-    p = groups["train"].add_parser("clip", help="train the tiny CLIP on MVK-mini (CPU, minutes)")
+    p = groups["train"].add_parser(
+        "clip", help="train the tiny CLIP on MVK-mini (CPU, minutes)"
+    )
     p.add_argument("--preset", default="book", help="MVK-mini preset")
-    p.add_argument("--seconds", type=float, default=600.0, help="training time budget (s)")
+    p.add_argument(
+        "--seconds", type=float, default=600.0, help="training time budget (s)"
+    )
     p.add_argument("--max-steps", type=int, default=1000, help="step budget")
     p.add_argument("--batch-size", type=int, default=128)
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--threads", type=int, default=1,
-                   help="CPU threads (1 avoids oversubscription on a shared machine)")
-    p.add_argument("--out", default=None, help="weights file (default: the shipped one)")
+    p.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="CPU threads (1 avoids oversubscription on a shared machine)",
+    )
+    p.add_argument(
+        "--out", default=None, help="weights file (default: the shipped one)"
+    )
     p.set_defaults(func=train_handler)

@@ -22,9 +22,9 @@ Book: ch10 "Known-item search" (sections "CLIP", "Running it on the real MVK").
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import open_clip
 import torch
@@ -49,7 +49,9 @@ class ClipBundle:
     def image_size(self) -> tuple[int, int]:
         """(H, W) of the model's input images."""
         size = self.model.visual.image_size
-        return tuple(size) if isinstance(size, (tuple, list)) else (int(size), int(size))
+        return (
+            tuple(size) if isinstance(size, (tuple, list)) else (int(size), int(size))
+        )
 
     @torch.inference_mode()
     def encode_text(self, texts: list[str], normalize: bool = True) -> torch.Tensor:
@@ -59,10 +61,14 @@ class ClipBundle:
         return self.model.encode_text(tokens, normalize=normalize).float()
 
     @torch.inference_mode()
-    def encode_image(self, images: torch.Tensor, normalize: bool = True) -> torch.Tensor:
+    def encode_image(
+        self, images: torch.Tensor, normalize: bool = True
+    ) -> torch.Tensor:
         """(B, D) image embeddings of preprocessed images (B, 3, H, W). Book: ch10."""
         p = next(self.model.parameters())
-        return self.model.encode_image(images.to(p.device, p.dtype), normalize=normalize).float()
+        return self.model.encode_image(
+            images.to(p.device, p.dtype), normalize=normalize
+        ).float()
 
 
 def register_tiny_clip() -> None:
@@ -78,7 +84,11 @@ def _hf_cached_file(hf_hub: str, cache_dir: str | None) -> str | None:
     except ImportError:
         return None
     model_id, filename = os.path.split(hf_hub)
-    names = [filename] if filename else ["open_clip_model.safetensors", "open_clip_pytorch_model.bin"]
+    names = (
+        [filename]
+        if filename
+        else ["open_clip_model.safetensors", "open_clip_pytorch_model.bin"]
+    )
     for name in names:
         path = try_to_load_from_cache(model_id, name, cache_dir=cache_dir)
         if isinstance(path, str) and os.path.isfile(path):
@@ -86,7 +96,9 @@ def _hf_cached_file(hf_hub: str, cache_dir: str | None) -> str | None:
     return None
 
 
-def resolve_pretrained(model_name: str, tag: str, cache_dir: str | None = None) -> tuple[str, dict]:
+def resolve_pretrained(
+    model_name: str, tag: str, cache_dir: str | None = None
+) -> tuple[str, dict]:
     """Find the local file of pretrained tag ``tag`` for ``model_name``, offline.
 
     Returns (path, open_clip pretrained config). Raises ``ValueError`` for an unknown tag
@@ -159,15 +171,27 @@ def load_clip(
     elif pretrained is not None and Path(pretrained).is_file():
         weights = str(pretrained)
     elif pretrained is not None:
-        if any(s in str(pretrained) for s in ("/", os.sep)) or str(pretrained).endswith((".pt", ".bin", ".safetensors")):
+        if any(s in str(pretrained) for s in ("/", os.sep)) or str(pretrained).endswith(
+            (".pt", ".bin", ".safetensors")
+        ):
             raise FileNotFoundError(f"{pretrained}: checkpoint file not found")
         weights, cfg = resolve_pretrained(model_name, str(pretrained), cache_dir)
         quick_gelu = cfg.get("quick_gelu", False) if quick_gelu is None else quick_gelu
         kwargs.update(image_mean=cfg.get("mean"), image_std=cfg.get("std"))
     model, _, preprocess = open_clip.create_model_and_transforms(
-        model_name, pretrained=weights, device=device, precision=precision,
-        force_quick_gelu=bool(quick_gelu), **{k: v for k, v in kwargs.items() if v},
+        model_name,
+        pretrained=weights,
+        device=device,
+        precision=precision,
+        force_quick_gelu=bool(quick_gelu),
+        **{k: v for k, v in kwargs.items() if v},
     )
     model.eval()
     tokenizer = open_clip.get_tokenizer(model_name)
-    return ClipBundle(model, preprocess, tokenizer, model_name, None if pretrained is None else str(pretrained))
+    return ClipBundle(
+        model,
+        preprocess,
+        tokenizer,
+        model_name,
+        None if pretrained is None else str(pretrained),
+    )

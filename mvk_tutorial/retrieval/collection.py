@@ -18,7 +18,11 @@ from pathlib import Path
 import torch
 
 from mvk_tutorial.retrieval.embed import load_cached
-from mvk_tutorial.retrieval.kis import rank_of_targets, sample_targets, video_rank_of_targets
+from mvk_tutorial.retrieval.kis import (
+    rank_of_targets,
+    sample_targets,
+    video_rank_of_targets,
+)
 
 SELECTED = Path("information") / "selected_frames"
 CAPTIONS = Path("information") / "captions.csv"
@@ -72,11 +76,20 @@ def read_queries(path: str | Path) -> list[dict]:
             frame = row["frame_path"]
             frame = frame if Path(frame).is_absolute() else str(root / frame)
             if wide:
-                rows += [{"frame_path": frame, "query_type": q, "text": row[q]} for q in QUERY_TYPES]
+                rows += [
+                    {"frame_path": frame, "query_type": q, "text": row[q]}
+                    for q in QUERY_TYPES
+                ]
             elif not row["text"]:
                 raise ValueError(f"{path}, line {reader.line_num}: empty query text")
             else:
-                rows.append({"frame_path": frame, "query_type": row["query_type"], "text": row["text"]})
+                rows.append(
+                    {
+                        "frame_path": frame,
+                        "query_type": row["query_type"],
+                        "text": row["text"],
+                    }
+                )
     return rows
 
 
@@ -92,22 +105,35 @@ class KisCache:
     query_emb: torch.Tensor  # (M, D)
 
     @classmethod
-    def load(cls, out_dir: str | Path) -> "KisCache":
+    def load(cls, out_dir: str | Path) -> KisCache:
         frame_emb, fm = load_cached(Path(out_dir) / "image")
         query_emb, tm = load_cached(Path(out_dir) / "text")
         meta = tm["meta"]
-        return cls(fm["items"], frame_emb, tm["items"], meta["query_type"],
-                   meta["frame_path"], query_emb)
+        return cls(
+            fm["items"],
+            frame_emb,
+            tm["items"],
+            meta["query_type"],
+            meta["frame_path"],
+            query_emb,
+        )
 
 
-def run_kis(cache: KisCache, num_targets: int = 100, seed: int = 0,
-            query_types: tuple[str, ...] = QUERY_TYPES, device: str | None = None) -> list[dict]:
+def run_kis(
+    cache: KisCache,
+    num_targets: int = 100,
+    seed: int = 0,
+    query_types: tuple[str, ...] = QUERY_TYPES,
+    device: str | None = None,
+) -> list[dict]:
     """Sample ``num_targets`` target frames and rank them with each query type.
 
     Returns rows ``{query_type, target, text, rank, video_rank}``. Book: ch10.
     """
     index = {p: i for i, p in enumerate(cache.frame_paths)}
-    by_key = {(q, t): j for j, (q, t) in enumerate(zip(cache.query_type, cache.query_target))}
+    by_key = {
+        (q, t): j for j, (q, t) in enumerate(zip(cache.query_type, cache.query_target))
+    }
     for t in cache.query_target:
         if t not in index:
             raise ValueError(f"query target {t!r} is not a frame of the collection")
@@ -119,12 +145,21 @@ def run_kis(cache: KisCache, num_targets: int = 100, seed: int = 0,
     for q in query_types:
         js = [by_key.get((q, cache.frame_paths[t])) for t in targets]
         if None in js:
-            raise ValueError(f"query type {q!r} has no query for frame "
-                             f"{cache.frame_paths[targets[js.index(None)]]!r}")
+            raise ValueError(
+                f"query type {q!r} has no query for frame "
+                f"{cache.frame_paths[targets[js.index(None)]]!r}"
+            )
         Q, t = cache.query_emb[js], torch.tensor(targets)
         ranks = rank_of_targets(Q, cache.frame_emb, t, device=device)
         vranks = video_rank_of_targets(Q, cache.frame_emb, t, videos, device=device)
-        rows += [{"query_type": q, "target": cache.frame_paths[ti], "text": cache.query_text[j],
-                  "rank": int(r), "video_rank": int(v)}
-                 for ti, j, r, v in zip(targets, js, ranks.tolist(), vranks.tolist())]
+        rows += [
+            {
+                "query_type": q,
+                "target": cache.frame_paths[ti],
+                "text": cache.query_text[j],
+                "rank": int(r),
+                "video_rank": int(v),
+            }
+            for ti, j, r, v in zip(targets, js, ranks.tolist(), vranks.tolist())
+        ]
     return rows

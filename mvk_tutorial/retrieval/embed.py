@@ -18,8 +18,8 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import Callable, Iterable, Sequence
 
 import cv2
 import torch
@@ -35,7 +35,10 @@ MANIFEST = "manifest.json"
 def dist_info() -> tuple[int, int]:
     """(rank, world_size) from the ``RANK`` / ``WORLD_SIZE`` variables torchrun sets."""
     try:
-        rank, world = int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1))
+        rank, world = (
+            int(os.environ.get("RANK", "0")),
+            int(os.environ.get("WORLD_SIZE", "1")),
+        )
     except ValueError:
         raise ValueError("RANK and WORLD_SIZE must be integers") from None
     if not 0 <= rank < world:
@@ -47,7 +50,9 @@ def shard_bounds(num_items: int, shard_size: int) -> list[tuple[int, int]]:
     """[(start, end)] of consecutive shards covering ``num_items`` items."""
     if shard_size < 1:
         raise ValueError(f"shard_size: expected >= 1, got {shard_size}")
-    return [(s, min(s + shard_size, num_items)) for s in range(0, num_items, shard_size)]
+    return [
+        (s, min(s + shard_size, num_items)) for s in range(0, num_items, shard_size)
+    ]
 
 
 def shards_of_rank(num_shards: int, rank: int, world_size: int) -> list[int]:
@@ -63,15 +68,23 @@ def decode_image(path: str | Path) -> Image.Image:
     """Read an image with OpenCV (BGR) and return it as an RGB PIL image."""
     img = cv2.imread(str(path), cv2.IMREAD_COLOR)
     if img is None:
-        raise ValueError(f"{path}: cannot read the image (missing or not an image file)")
+        raise ValueError(
+            f"{path}: cannot read the image (missing or not an image file)"
+        )
     return Image.fromarray(cv2.cvtColor(img, cv2.COLOR_BGR2RGB))
 
 
 class ImageFiles(Dataset):
     """``(index, preprocessed image)`` for selected items of a list of image paths."""
 
-    def __init__(self, paths: Sequence[str], indices: Sequence[int], preprocess: Callable):
-        self.paths, self.indices, self.preprocess = list(paths), list(indices), preprocess
+    def __init__(
+        self, paths: Sequence[str], indices: Sequence[int], preprocess: Callable
+    ):
+        self.paths, self.indices, self.preprocess = (
+            list(paths),
+            list(indices),
+            preprocess,
+        )
 
     def __len__(self) -> int:
         return len(self.indices)
@@ -99,7 +112,9 @@ def _pending(cache_dir: Path, mine: list[int]) -> list[int]:
     return [k for k in mine if not shard_path(cache_dir, k).is_file()]
 
 
-def _save_shard(cache_dir: Path, k: int, start: int, end: int, emb: torch.Tensor) -> None:
+def _save_shard(
+    cache_dir: Path, k: int, start: int, end: int, emb: torch.Tensor
+) -> None:
     with atomic_path(shard_path(cache_dir, k)) as tmp:
         torch.save({"start": start, "end": end, "emb": emb.float().cpu()}, tmp)
 
@@ -119,13 +134,17 @@ def run_sharded(
     """
     cache_dir = Path(cache_dir)
     cache_dir.mkdir(parents=True, exist_ok=True)
-    _write_manifest(cache_dir, {**manifest, "shard_size": shard_size, "items": list(items)})
+    _write_manifest(
+        cache_dir, {**manifest, "shard_size": shard_size, "items": list(items)}
+    )
     bounds = shard_bounds(len(items), shard_size)
     rank, world = dist_info()
     todo = _pending(cache_dir, shards_of_rank(len(bounds), rank, world))
     indices = [i for k in todo for i in range(*bounds[k])]
     written, buf = 0, []
-    with tqdm(total=len(indices), desc=f"{desc} (rank {rank}/{world})", unit="item") as bar:
+    with tqdm(
+        total=len(indices), desc=f"{desc} (rank {rank}/{world})", unit="item"
+    ) as bar:
         for _, emb in encode_batches(indices):
             buf.append(emb.float().cpu())
             bar.update(emb.shape[0])
@@ -147,7 +166,9 @@ def load_cached(cache_dir: str | Path) -> tuple[torch.Tensor, dict]:
     cache_dir = Path(cache_dir)
     path = cache_dir / MANIFEST
     if not path.is_file():
-        raise FileNotFoundError(f"{path}: no embedding cache here (run `mvk kis embed`)")
+        raise FileNotFoundError(
+            f"{path}: no embedding cache here (run `mvk kis embed`)"
+        )
     manifest = json.loads(path.read_text(encoding="utf-8"))
     bounds = shard_bounds(len(manifest["items"]), manifest["shard_size"])
     missing = [k for k in range(len(bounds)) if not shard_path(cache_dir, k).is_file()]
@@ -159,19 +180,29 @@ def load_cached(cache_dir: str | Path) -> tuple[torch.Tensor, dict]:
     parts = []
     for k, (start, end) in enumerate(bounds):
         shard = torch.load(shard_path(cache_dir, k), weights_only=True)
-        if (shard["start"], shard["end"]) != (start, end) or shard["emb"].shape[0] != end - start:
-            raise ValueError(f"{shard_path(cache_dir, k)}: expected items {start}..{end - 1}")
+        if (shard["start"], shard["end"]) != (start, end) or shard["emb"].shape[
+            0
+        ] != end - start:
+            raise ValueError(
+                f"{shard_path(cache_dir, k)}: expected items {start}..{end - 1}"
+            )
         parts.append(shard["emb"])
     return torch.cat(parts), manifest
 
 
-def image_batches(bundle, paths: Sequence[str], batch_size: int = 64, num_workers: int = 2):
+def image_batches(
+    bundle, paths: Sequence[str], batch_size: int = 64, num_workers: int = 2
+):
     """Return ``encode_batches`` for images: OpenCV decoding in DataLoader workers."""
 
     def encode(indices: list[int]):
         ds = ImageFiles(paths, indices, bundle.preprocess)
-        loader = DataLoader(ds, batch_size=batch_size, num_workers=num_workers,
-                            pin_memory=torch.cuda.is_available())
+        loader = DataLoader(
+            ds,
+            batch_size=batch_size,
+            num_workers=num_workers,
+            pin_memory=torch.cuda.is_available(),
+        )
         for idx, images in loader:  # images: (B, 3, H, W)
             yield idx.tolist(), bundle.encode_image(images)
 
@@ -190,8 +221,13 @@ def text_batches(bundle, texts: Sequence[str], batch_size: int = 256):
 
 
 def embed_collection(
-    bundle, out_dir: str | Path, image_paths: Sequence[str], texts: Sequence[str] = (),
-    text_meta: dict | None = None, batch_size: int = 64, num_workers: int = 2,
+    bundle,
+    out_dir: str | Path,
+    image_paths: Sequence[str],
+    texts: Sequence[str] = (),
+    text_meta: dict | None = None,
+    batch_size: int = 64,
+    num_workers: int = 2,
     shard_size: int = 1024,
 ) -> dict[str, int]:
     """Embed images (``out/image``) and texts (``out/text``); return shards written.
@@ -200,14 +236,23 @@ def embed_collection(
     """
     out_dir = Path(out_dir)
     base = {"model": bundle.name, "pretrained": bundle.pretrained}
-    written = {"image": run_sharded(
-        out_dir / "image", [str(p) for p in image_paths],
-        image_batches(bundle, image_paths, batch_size, num_workers),
-        {**base, "kind": "image", "meta": {}}, shard_size, "images",
-    )}
+    written = {
+        "image": run_sharded(
+            out_dir / "image",
+            [str(p) for p in image_paths],
+            image_batches(bundle, image_paths, batch_size, num_workers),
+            {**base, "kind": "image", "meta": {}},
+            shard_size,
+            "images",
+        )
+    }
     if texts:
         written["text"] = run_sharded(
-            out_dir / "text", list(texts), text_batches(bundle, texts, 4 * batch_size),
-            {**base, "kind": "text", "meta": text_meta or {}}, shard_size, "texts",
+            out_dir / "text",
+            list(texts),
+            text_batches(bundle, texts, 4 * batch_size),
+            {**base, "kind": "text", "meta": text_meta or {}},
+            shard_size,
+            "texts",
         )
     return written

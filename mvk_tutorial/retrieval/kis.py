@@ -19,7 +19,8 @@ Book: ch10 "Known-item search" (sections "Ranking without sorting", "Video-level
 
 from __future__ import annotations
 
-from typing import Iterable, Literal, Sequence
+from collections.abc import Iterable, Sequence
+from typing import Literal
 
 import torch
 import torch.nn.functional as F
@@ -76,7 +77,9 @@ def _prepare(
     )
 
 
-def _chunk_rows(num_queries: int, num_cols: int, elem_bytes: int, max_bytes: int) -> int:
+def _chunk_rows(
+    num_queries: int, num_cols: int, elem_bytes: int, max_bytes: int
+) -> int:
     return max(1, min(num_queries, max_bytes // max(1, num_cols * elem_bytes)))
 
 
@@ -120,7 +123,9 @@ def _count(mask: torch.Tensor, fbuf: torch.Tensor) -> torch.Tensor:
     return fbuf[: mask.shape[0]].copy_(mask).sum(1).long()
 
 
-def _count_greater(S: torch.Tensor, s: torch.Tensor, fbuf: torch.Tensor) -> torch.Tensor:
+def _count_greater(
+    S: torch.Tensor, s: torch.Tensor, fbuf: torch.Tensor
+) -> torch.Tensor:
     return _count(S > s, fbuf)
 
 
@@ -128,7 +133,9 @@ def _count_equal(S: torch.Tensor, s: torch.Tensor, fbuf: torch.Tensor) -> torch.
     return _count(S == s, fbuf)
 
 
-def _ranks_in_block(S: torch.Tensor, t: torch.Tensor, fbuf: torch.Tensor) -> torch.Tensor:
+def _ranks_in_block(
+    S: torch.Tensor, t: torch.Tensor, fbuf: torch.Tensor
+) -> torch.Tensor:
     """Stable-sort ranks of columns ``t`` (m,) within the score rows ``S`` (m, N)."""
     s_t = S.gather(1, t[:, None])  # (m, 1): the target's score from this very block
     ranks = _count_greater(S, s_t, fbuf)
@@ -183,8 +190,12 @@ def rank_of_targets(
     ranks = torch.empty(query_emb.shape[0], dtype=torch.long, device=out_device)
     fbuf = None
     for start, S in score_chunks(
-        query_emb, frame_emb, similarity=similarity, chunk_size=chunk_size,
-        max_chunk_bytes=max_chunk_bytes, device=device,
+        query_emb,
+        frame_emb,
+        similarity=similarity,
+        chunk_size=chunk_size,
+        max_chunk_bytes=max_chunk_bytes,
+        device=device,
     ):
         m = S.shape[0]
         if fbuf is None:
@@ -228,8 +239,12 @@ def video_rank_of_targets(
     ranks = torch.empty(query_emb.shape[0], dtype=torch.long, device=query_emb.device)
     fbuf = None
     for start, S in score_chunks(
-        query_emb, frame_emb, similarity=similarity, chunk_size=chunk_size,
-        max_chunk_bytes=max_chunk_bytes, device=device,
+        query_emb,
+        frame_emb,
+        similarity=similarity,
+        chunk_size=chunk_size,
+        max_chunk_bytes=max_chunk_bytes,
+        device=device,
     ):
         m = S.shape[0]
         idx = video_index.to(S.device)[None, :].expand(m, -1)  # (m, N)
@@ -242,7 +257,9 @@ def video_rank_of_targets(
     return ranks
 
 
-def found_within(ranks: torch.Tensor | Sequence[int], ks: Sequence[int]) -> dict[int, float]:
+def found_within(
+    ranks: torch.Tensor | Sequence[int], ks: Sequence[int]
+) -> dict[int, float]:
     """Share of targets found within the top k (``rank < k``) for each k.
 
     The paper's reading "found in the top 2000" is ``found_within(ranks, [2000])``.
@@ -260,8 +277,13 @@ def rank_summary(ranks: torch.Tensor | Sequence[int]) -> dict[str, float]:
     if r.numel() == 0:
         raise ValueError("ranks: expected at least one rank")
     q = torch.quantile(r, torch.tensor([0.25, 0.5, 0.75], dtype=torch.float64))
-    return {"q1": float(q[0]), "median": float(q[1]), "mean": float(r.mean()),
-            "q3": float(q[2]), "max": float(r.max())}
+    return {
+        "q1": float(q[0]),
+        "median": float(q[1]),
+        "mean": float(r.mean()),
+        "q3": float(q[2]),
+        "max": float(r.max()),
+    }
 
 
 def sample_targets(num_frames: int, num_targets: int, seed: int = 0) -> torch.Tensor:

@@ -45,7 +45,9 @@ class KisMvkData:
     frame_paths: list[str]  # image path of each frame, in collection order
     frame_emb: torch.Tensor  # (N, D) float64 CLIP image vectors
     captions: list[str]  # ClipCap caption of each frame
-    queries: dict[str, tuple[list[str], list[str], torch.Tensor]]  # type -> (image, text, (M, D))
+    queries: dict[
+        str, tuple[list[str], list[str], torch.Tensor]
+    ]  # type -> (image, text, (M, D))
 
 
 def frame_id(image_path: str) -> str:
@@ -85,7 +87,9 @@ def _read_rows(path: Path, columns: tuple[str, ...]):
             yield where, dict(zip(columns, row))
 
 
-def _stack(vectors: list[np.ndarray], wheres: list[str], dim: int | None) -> torch.Tensor:
+def _stack(
+    vectors: list[np.ndarray], wheres: list[str], dim: int | None
+) -> torch.Tensor:
     for v, where in zip(vectors, wheres):
         dim = dim if dim is not None else v.shape[0]
         if v.shape[0] != dim:
@@ -97,7 +101,9 @@ def read_collection(data_dir: str | Path) -> tuple[list[str], list[str], torch.T
     """Read ``extracted_low_res_images_v2/*/*.csv``: (frame paths, captions, (N, D))."""
     root = Path(data_dir) / COLLECTION_DIR
     if not root.is_dir():
-        raise NotADirectoryError(f"{root}: expected the KIS_MVK frame collection folder")
+        raise NotADirectoryError(
+            f"{root}: expected the KIS_MVK frame collection folder"
+        )
     paths, captions, vecs, wheres = [], [], [], []
     columns = ("image", "caption", "clipcap_clip", "image_clip")
     for folder in sorted(p for p in root.iterdir() if p.is_dir()):
@@ -141,10 +147,14 @@ def read_kis_mvk(data_dir: str | Path) -> KisMvkData:
         [("clipcap", "clipcap", "clipcap_clip"), ("novice", "novice", "novice_clip")],
         dim,
     )
-    q.update(_read_queries(
-        manual / EXPERT_CSV, ("image", "expert", "expert_clip"),
-        [("expert", "expert", "expert_clip")], dim,
-    ))
+    q.update(
+        _read_queries(
+            manual / EXPERT_CSV,
+            ("image", "expert", "expert_clip"),
+            [("expert", "expert", "expert_clip")],
+            dim,
+        )
+    )
     index = _frame_index(paths)
     for name, (images, _, _, wheres) in q.items():
         for image, where in zip(images, wheres):

@@ -5,14 +5,16 @@ Book: ch10 "Known-item search" (section "An interactive search box").
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 
 from mvk_tutorial.retrieval.embed import decode_image
 
 
-def top_k(bundle, frame_emb: torch.Tensor, query: str, k: int = 8) -> tuple[torch.Tensor, torch.Tensor]:
+def top_k(
+    bundle, frame_emb: torch.Tensor, query: str, k: int = 8
+) -> tuple[torch.Tensor, torch.Tensor]:
     """(indices, cosine scores) of the ``k`` frames closest to the text ``query``.
 
     ``frame_emb`` (N, D) must be L2-normalised (as ``ClipBundle.encode_image`` returns).
@@ -22,14 +24,22 @@ def top_k(bundle, frame_emb: torch.Tensor, query: str, k: int = 8) -> tuple[torc
         raise ValueError("query: expected a non-empty text")
     q = bundle.encode_text([query])[0].to(frame_emb)  # (D,)
     if q.shape[0] != frame_emb.shape[1]:
-        raise ValueError(f"model gives D={q.shape[0]} but frame_emb has D={frame_emb.shape[1]}")
+        raise ValueError(
+            f"model gives D={q.shape[0]} but frame_emb has D={frame_emb.shape[1]}"
+        )
     scores = frame_emb @ q  # (N,)
     order = torch.sort(scores, descending=True, stable=True).indices[:k]
     return order, scores[order]
 
 
-def show_results(frame_paths: Sequence[str], indices, scores, query: str, cols: int = 4,
-                 target: int | None = None):
+def show_results(
+    frame_paths: Sequence[str],
+    indices,
+    scores,
+    query: str,
+    cols: int = 4,
+    target: int | None = None,
+):
     """Plot the result thumbnails with their rank and score; the target framed in red."""
     import matplotlib.pyplot as plt
 
@@ -40,22 +50,34 @@ def show_results(frame_paths: Sequence[str], indices, scores, query: str, cols: 
     for r, (i, s) in enumerate(zip(list(indices), list(scores))):
         ax = axes.flat[r]
         ax.imshow(decode_image(frame_paths[int(i)]))
-        ax.set_title(f"#{r} score {float(s):.2f}", fontsize=8,
-                     color="red" if target is not None and int(i) == target else "black")
+        ax.set_title(
+            f"#{r} score {float(s):.2f}",
+            fontsize=8,
+            color="red" if target is not None and int(i) == target else "black",
+        )
     fig.suptitle(f"query: {query!r}", fontsize=9)
     fig.tight_layout()
     return fig
 
 
-def search_box(bundle, frame_emb: torch.Tensor, frame_paths: Sequence[str], k: int = 8,
-               value: str = "a sea turtle"):
+def search_box(
+    bundle,
+    frame_emb: torch.Tensor,
+    frame_paths: Sequence[str],
+    k: int = 8,
+    value: str = "a sea turtle",
+):
     """An ipywidgets text box that shows the top-``k`` thumbnails of the typed query."""
     import ipywidgets as widgets
     import matplotlib.pyplot as plt
     from IPython.display import display
 
-    box = widgets.Text(value=value, description="query:", continuous_update=False,
-                       layout=widgets.Layout(width="60%"))
+    box = widgets.Text(
+        value=value,
+        description="query:",
+        continuous_update=False,
+        layout=widgets.Layout(width="60%"),
+    )
     out = widgets.Output()
 
     def update(_=None) -> None:

@@ -37,7 +37,9 @@ from mvk_tutorial.utils import atomic_path, atomic_write, seed_everything
 CAPTION_MIX = {"expert": 0.7, "automatic": 0.2, "novice": 0.1}
 
 
-def clip_loss(image_emb: torch.Tensor, text_emb: torch.Tensor, logit_scale: torch.Tensor) -> torch.Tensor:
+def clip_loss(
+    image_emb: torch.Tensor, text_emb: torch.Tensor, logit_scale: torch.Tensor
+) -> torch.Tensor:
     """Symmetric cross entropy over the (B, B) cosine-similarity logits.
 
     ``image_emb`` and ``text_emb`` are (B, D) and L2-normalised; pair i is the positive
@@ -54,10 +56,12 @@ def load_pairs(root: Path, preprocess, split: str):
 
     df = load_frame_labels(root)
     df = df[df["split"] == split].reset_index(drop=True)
-    images = torch.stack([
-        preprocess(decode_image(p)).half()
-        for p in tqdm(df["frame_path"], desc=f"decode {split} frames", unit="frame")
-    ])  # (F, 3, H, W)
+    images = torch.stack(
+        [
+            preprocess(decode_image(p)).half()
+            for p in tqdm(df["frame_path"], desc=f"decode {split} frames", unit="frame")
+        ]
+    )  # (F, 3, H, W)
     return images, df
 
 
@@ -68,8 +72,18 @@ def _lr(step: int, progress: float, lr: float, warmup: int = 20) -> float:
     return 0.5 * lr * (1 + math.cos(math.pi * min(1.0, progress)))
 
 
-def train(model, tokenizer, images, df, *, max_steps: int, seconds: float, batch_size: int,
-          lr: float, seed: int) -> dict:
+def train(
+    model,
+    tokenizer,
+    images,
+    df,
+    *,
+    max_steps: int,
+    seconds: float,
+    batch_size: int,
+    lr: float,
+    seed: int,
+) -> dict:
     """Run the contrastive training loop; returns {steps, seconds, final_loss}."""
     g = torch.Generator().manual_seed(seed)
     kinds = list(CAPTION_MIX)
@@ -78,11 +92,15 @@ def train(model, tokenizer, images, df, *, max_steps: int, seconds: float, batch
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.1)
     model.train()
     t0, losses, step = time.perf_counter(), [], 0
-    bar = tqdm(total=max_steps if max_steps < 10**9 else None, desc="train clip", unit="step")
+    bar = tqdm(
+        total=max_steps if max_steps < 10**9 else None, desc="train clip", unit="step"
+    )
     while step < max_steps and time.perf_counter() - t0 < seconds:
         idx = torch.randperm(len(df), generator=g)[:batch_size]  # (B,)
         kind = torch.multinomial(mix, len(idx), replacement=True, generator=g)  # (B,)
-        text = torch.stack([tokens[kinds[k]][i] for k, i in zip(kind.tolist(), idx.tolist())])
+        text = torch.stack(
+            [tokens[kinds[k]][i] for k, i in zip(kind.tolist(), idx.tolist())]
+        )
         # the budget that runs out first (steps or seconds) drives the cosine decay
         progress = max(step / max_steps, (time.perf_counter() - t0) / seconds)
         for group in opt.param_groups:
@@ -102,8 +120,11 @@ def train(model, tokenizer, images, df, *, max_steps: int, seconds: float, batch
     bar.close()
     model.eval()
     tail = losses[-20:] or [float("nan")]
-    return {"steps": step, "seconds": round(time.perf_counter() - t0, 1),
-            "final_loss": round(sum(tail) / len(tail), 4)}
+    return {
+        "steps": step,
+        "seconds": round(time.perf_counter() - t0, 1),
+        "final_loss": round(sum(tail) / len(tail), 4),
+    }
 
 
 @torch.inference_mode()
@@ -113,38 +134,53 @@ def evaluate(model, tokenizer, preprocess, root: Path) -> dict:
 
     caps = load_captions(root)
     imgs = torch.stack([preprocess(decode_image(p)) for p in caps["frame_path"]])
-    frame_emb = torch.cat([model.encode_image(imgs[s : s + 128], normalize=True)
-                           for s in range(0, len(imgs), 128)])  # (N, D)
+    frame_emb = torch.cat(
+        [
+            model.encode_image(imgs[s : s + 128], normalize=True)
+            for s in range(0, len(imgs), 128)
+        ]
+    )  # (N, D)
     val = torch.tensor((caps["split"] == "val").to_numpy()).nonzero().flatten()
     out = {"collection_frames": len(caps), "heldout_targets": len(val)}
     for kind in CAPTION_MIX:
-        q = model.encode_text(tokenizer(caps[kind].iloc[val.tolist()].tolist()), normalize=True)
+        q = model.encode_text(
+            tokenizer(caps[kind].iloc[val.tolist()].tolist()), normalize=True
+        )
         ranks = rank_of_targets(q, frame_emb, val)
         within_val = rank_of_targets(q, frame_emb[val], torch.arange(len(val)))
-        out[kind] = {"median_rank": rank_summary(ranks)["median"],
-                     "top10": round(found_within(ranks, [10])[10], 3),
-                     "val_recall@1": round(found_within(within_val, [1])[1], 3),
-                     "val_recall@10": round(found_within(within_val, [10])[10], 3)}
+        out[kind] = {
+            "median_rank": rank_summary(ranks)["median"],
+            "top10": round(found_within(ranks, [10])[10], 3),
+            "val_recall@1": round(found_within(within_val, [1])[1], 3),
+            "val_recall@10": round(found_within(within_val, [10])[10], 3),
+        }
     return out
 
 
 def _sidecar(out: Path, argv: list[str], args, info: dict, metrics: dict) -> str:
-    lines = [f"# {out.stem}: tiny CLIP trained on MVK-mini", "",
-             f"- command: `mvk train clip {' '.join(argv)}`".rstrip(),
-             f"- seed: {args.seed}; data: MVK-mini preset `{args.preset}` (DAVIS `train` videos, "
-             f"every frame, caption mix {CAPTION_MIX})",
-             f"- architecture: `{TINY_CLIP}` (mvk_tutorial/weights/{TINY_CLIP}.json), weights fp16",
-             f"- steps: {info['steps']}, batch {args.batch_size}, AdamW lr {args.lr} cosine, "
-             f"{info['seconds']} s on {args.threads} CPU thread(s); final loss "
-             f"{info['final_loss']}", "",
-             f"## Held-out metrics ({metrics['heldout_targets']} `val` selected frames as targets, "
-             f"collection of {metrics['collection_frames']} selected frames)", "",
-             "| query | median rank | top-10 share | val recall@1 | val recall@10 |",
-             "|---|---|---|---|---|"]
+    lines = [
+        f"# {out.stem}: tiny CLIP trained on MVK-mini",
+        "",
+        f"- command: `mvk train clip {' '.join(argv)}`".rstrip(),
+        f"- seed: {args.seed}; data: MVK-mini preset `{args.preset}` (DAVIS `train` videos, "
+        f"every frame, caption mix {CAPTION_MIX})",
+        f"- architecture: `{TINY_CLIP}` (mvk_tutorial/weights/{TINY_CLIP}.json), weights fp16",
+        f"- steps: {info['steps']}, batch {args.batch_size}, AdamW lr {args.lr} cosine, "
+        f"{info['seconds']} s on {args.threads} CPU thread(s); final loss "
+        f"{info['final_loss']}",
+        "",
+        f"## Held-out metrics ({metrics['heldout_targets']} `val` selected frames as targets, "
+        f"collection of {metrics['collection_frames']} selected frames)",
+        "",
+        "| query | median rank | top-10 share | val recall@1 | val recall@10 |",
+        "|---|---|---|---|---|",
+    ]
     for kind in CAPTION_MIX:
         m = metrics[kind]
-        lines.append(f"| {kind} | {m['median_rank']:g} | {m['top10']} | {m['val_recall@1']} | "
-                     f"{m['val_recall@10']} |")
+        lines.append(
+            f"| {kind} | {m['median_rank']:g} | {m['top10']} | {m['val_recall@1']} | "
+            f"{m['val_recall@10']} |"
+        )
     return "\n".join(lines) + "\n"
 
 
@@ -160,13 +196,24 @@ def train_clip_cli(args: argparse.Namespace) -> int:
     tokenizer = open_clip.get_tokenizer(TINY_CLIP)
     images, df = load_pairs(root, preprocess, "train")
     max_steps = args.max_steps or 10**9
-    info = train(model, tokenizer, images, df, max_steps=max_steps, seconds=args.seconds,
-                 batch_size=args.batch_size, lr=args.lr, seed=args.seed)
+    info = train(
+        model,
+        tokenizer,
+        images,
+        df,
+        max_steps=max_steps,
+        seconds=args.seconds,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        seed=args.seed,
+    )
     metrics = evaluate(model, tokenizer, preprocess, root)
     out = Path(args.out) if args.out else TINY_CLIP_WEIGHTS
     with atomic_path(out) as tmp:
         torch.save({k: v.half() for k, v in model.state_dict().items()}, tmp)
-    argv = sys.argv[3:] if len(sys.argv) > 3 and sys.argv[1:3] == ["train", "clip"] else []
+    argv = (
+        sys.argv[3:] if len(sys.argv) > 3 and sys.argv[1:3] == ["train", "clip"] else []
+    )
     atomic_write(out.with_suffix(".md"), _sidecar(out, argv, args, info, metrics))
     print(f"wrote {out} ({out.stat().st_size / 2**20:.1f} MB); {info}")
     print(metrics)

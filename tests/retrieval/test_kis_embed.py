@@ -25,7 +25,9 @@ def bundle():
     torch.manual_seed(0)
     model, _, preprocess = open_clip.create_model_and_transforms(TINY_CLIP)
     model.eval()
-    return ClipBundle(model, preprocess, open_clip.get_tokenizer(TINY_CLIP), TINY_CLIP, None)
+    return ClipBundle(
+        model, preprocess, open_clip.get_tokenizer(TINY_CLIP), TINY_CLIP, None
+    )
 
 
 @pytest.fixture()
@@ -47,19 +49,32 @@ def test_shard_bounds_and_ranks():
 
 def test_embeddings_match_direct_encoding(bundle, images, tmp_path):
     texts = ["a coral reef with fish.", "a turtle", "two sharks on the left"]
-    embed_collection(bundle, tmp_path / "out", images, texts, batch_size=4, num_workers=0,
-                     shard_size=3)
+    embed_collection(
+        bundle,
+        tmp_path / "out",
+        images,
+        texts,
+        batch_size=4,
+        num_workers=0,
+        shard_size=3,
+    )
     img, manifest = load_cached(tmp_path / "out" / "image")
     assert manifest["items"] == images and img.shape == (11, 128)
-    direct = bundle.encode_image(torch.stack([bundle.preprocess(decode_image(p)) for p in images]))
+    direct = bundle.encode_image(
+        torch.stack([bundle.preprocess(decode_image(p)) for p in images])
+    )
     torch.testing.assert_close(img, direct, atol=1e-5, rtol=1e-5)
     txt, _ = load_cached(tmp_path / "out" / "text")
     torch.testing.assert_close(txt, bundle.encode_text(texts), atol=1e-5, rtol=1e-5)
 
 
 def test_dataloader_workers_give_same_result(bundle, images, tmp_path):
-    embed_collection(bundle, tmp_path / "a", images, batch_size=4, num_workers=0, shard_size=5)
-    embed_collection(bundle, tmp_path / "b", images, batch_size=3, num_workers=2, shard_size=5)
+    embed_collection(
+        bundle, tmp_path / "a", images, batch_size=4, num_workers=0, shard_size=5
+    )
+    embed_collection(
+        bundle, tmp_path / "b", images, batch_size=3, num_workers=2, shard_size=5
+    )
     a, _ = load_cached(tmp_path / "a" / "image")
     b, _ = load_cached(tmp_path / "b" / "image")
     torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-5)
@@ -73,6 +88,7 @@ def _fake_encoder(calls, fail_after=None):
             idx = indices[s : s + 2]
             calls.extend(idx)
             yield idx, torch.tensor([[float(i), 1.0] for i in idx])
+
     return encode
 
 
@@ -80,13 +96,20 @@ def test_interrupted_run_resumes_without_recomputing(tmp_path):
     items = [f"item{i}" for i in range(10)]
     calls: list[int] = []
     with pytest.raises(KeyboardInterrupt):
-        run_sharded(tmp_path, items, _fake_encoder(calls, fail_after=7), {"m": 1}, shard_size=3)
-    assert sorted(p.name for p in tmp_path.glob("shard_*.pt")) == ["shard_00000.pt", "shard_00001.pt"]
+        run_sharded(
+            tmp_path, items, _fake_encoder(calls, fail_after=7), {"m": 1}, shard_size=3
+        )
+    assert sorted(p.name for p in tmp_path.glob("shard_*.pt")) == [
+        "shard_00000.pt",
+        "shard_00001.pt",
+    ]
     assert not list(tmp_path.glob(".*tmp*"))  # no half-written files left
     with pytest.raises(FileNotFoundError, match="2 of 4 shards missing"):
         load_cached(tmp_path)
     calls2: list[int] = []
-    assert run_sharded(tmp_path, items, _fake_encoder(calls2), {"m": 1}, shard_size=3) == 2
+    assert (
+        run_sharded(tmp_path, items, _fake_encoder(calls2), {"m": 1}, shard_size=3) == 2
+    )
     assert calls2 == [6, 7, 8, 9]  # only the unfinished shards
     emb, _ = load_cached(tmp_path)
     assert emb[:, 0].tolist() == list(range(10))
@@ -95,7 +118,9 @@ def test_interrupted_run_resumes_without_recomputing(tmp_path):
 def test_changed_inputs_refuse_the_cache(tmp_path):
     run_sharded(tmp_path, ["a", "b"], _fake_encoder([]), {"model": "x"}, shard_size=2)
     with pytest.raises(ValueError, match="different model"):
-        run_sharded(tmp_path, ["a", "b"], _fake_encoder([]), {"model": "y"}, shard_size=2)
+        run_sharded(
+            tmp_path, ["a", "b"], _fake_encoder([]), {"model": "y"}, shard_size=2
+        )
 
 
 def test_torchrun_sharding_world_size_2(tmp_path, monkeypatch):

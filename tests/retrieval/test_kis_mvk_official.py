@@ -10,9 +10,15 @@ import pytest
 
 from mvk_tutorial.retrieval.kis_mvk import read_kis_mvk, run_kis_mvk
 
-FIXTURE = Path(__file__).resolve().parents[2].parent / "shared" / "fixtures" / "kis_mvk_reference"
+FIXTURE = (
+    Path(__file__).resolve().parents[2].parent
+    / "shared"
+    / "fixtures"
+    / "kis_mvk_reference"
+)
 needs_fixture = pytest.mark.skipif(
-    not FIXTURE.is_dir(), reason=f"fixture {FIXTURE} not found (shared/ beside the repo)"
+    not FIXTURE.is_dir(),
+    reason=f"fixture {FIXTURE} not found (shared/ beside the repo)",
 )
 
 
@@ -55,7 +61,9 @@ def test_malformed_row_named(tmp_path):
     data = _copy(tmp_path)
     csv = data / "extracted_low_res_images_v2" / "Oahu_Jul2022" / "0002.csv"
     _edit_line(csv, 4, lambda s: s.rsplit(";", 1)[0])  # drop the image vector
-    with pytest.raises(ValueError, match=r"0002\.csv, line 4: expected 4 ';'-separated"):
+    with pytest.raises(
+        ValueError, match=r"0002\.csv, line 4: expected 4 ';'-separated"
+    ):
         read_kis_mvk(data)
 
 
@@ -64,7 +72,10 @@ def test_bad_number_and_wrong_length_named(tmp_path):
     data = _copy(tmp_path)
     csv = data / "manual_vs_ClipCap" / "expertQueriesCLIPfeatures.csv"
     _edit_line(csv, 3, lambda s: s.replace("|", "|x", 1))
-    with pytest.raises(ValueError, match=r"expertQueriesCLIPfeatures\.csv, line 3: column 'expert_clip'"):
+    with pytest.raises(
+        ValueError,
+        match=r"expertQueriesCLIPfeatures\.csv, line 3: column 'expert_clip'",
+    ):
         read_kis_mvk(data)
     _edit_line(csv, 3, lambda s: s.replace("|x", "|", 1).rsplit("|", 1)[0])
     with pytest.raises(ValueError, match=r"line 3: vector of length 47, expected 48"):
@@ -75,8 +86,12 @@ def test_bad_number_and_wrong_length_named(tmp_path):
 def test_target_not_in_collection_named(tmp_path):
     data = _copy(tmp_path)
     csv = data / "manual_vs_ClipCap" / "100_samples.csv"
-    _edit_line(csv, 5, lambda s: s.replace("selected_frames/", "selected_frames/Nowhere_", 1))
-    with pytest.raises(ValueError, match=r"100_samples\.csv, line 5: target frame .*Nowhere_"):
+    _edit_line(
+        csv, 5, lambda s: s.replace("selected_frames/", "selected_frames/Nowhere_", 1)
+    )
+    with pytest.raises(
+        ValueError, match=r"100_samples\.csv, line 5: target frame .*Nowhere_"
+    ):
         read_kis_mvk(data)
 
 

@@ -29,7 +29,9 @@ def test_cosine_ranks_match_full_sort_float64():
     t = torch.randint(0, 211, (37,), generator=g)
     Qn = Q / Q.norm(dim=1, keepdim=True)
     Xn = X / X.norm(dim=1, keepdim=True)
-    expected = [_stable_sort_rank((Qn[i] * Xn).sum(1).tolist(), int(t[i])) for i in range(37)]
+    expected = [
+        _stable_sort_rank((Qn[i] * Xn).sum(1).tolist(), int(t[i])) for i in range(37)
+    ]
     for chunk in (None, 1, 5, 37, 100):
         got = rank_of_targets(Q, X, t, chunk_size=chunk)
         assert got.dtype == torch.long
@@ -50,7 +52,9 @@ def test_ties_broken_by_collection_order():
 
 @settings(max_examples=40, deadline=None)
 @given(
-    n=st.integers(1, 40), m=st.integers(1, 6), seed=st.integers(0, 10_000),
+    n=st.integers(1, 40),
+    m=st.integers(1, 6),
+    seed=st.integers(0, 10_000),
     chunk=st.integers(1, 8),
 )
 def test_ranks_property_equal_to_stable_sort(n, m, seed, chunk):
@@ -60,7 +64,10 @@ def test_ranks_property_equal_to_stable_sort(n, m, seed, chunk):
     t = torch.randint(0, n, (m,), generator=g)
     S = Q @ X.T
     expected = [_stable_sort_rank(S[i].tolist(), int(t[i])) for i in range(m)]
-    assert rank_of_targets(Q, X, t, similarity="dot", chunk_size=chunk).tolist() == expected
+    assert (
+        rank_of_targets(Q, X, t, similarity="dot", chunk_size=chunk).tolist()
+        == expected
+    )
 
 
 def test_memory_bound_chunks_agree():
@@ -79,7 +86,10 @@ def test_target_score_read_from_the_same_block():
     X = torch.randn(1000, 64, generator=g)
     X[10] = X[900]
     Q = X[900:901] + 0.01 * torch.randn(1, 64, generator=g)
-    S = torch.nn.functional.normalize(Q, dim=1) @ torch.nn.functional.normalize(X, dim=1).T
+    S = (
+        torch.nn.functional.normalize(Q, dim=1)
+        @ torch.nn.functional.normalize(X, dim=1).T
+    )
     r = int(rank_of_targets(Q, X, torch.tensor([900]))[0])
     assert r == int((S[0] > S[0, 900]).sum()) + 1  # the copy at index 10 comes first
     assert int(rank_of_targets(Q, X, torch.tensor([10]))[0]) == r - 1
@@ -101,7 +111,8 @@ def test_video_ranks_match_brute_force():
     t = torch.randint(0, 120, (20,), generator=g)
     S = Q @ X.T
     expected = [
-        _video_rank_brute(S[i].tolist(), video.tolist(), int(video[t[i]])) for i in range(20)
+        _video_rank_brute(S[i].tolist(), video.tolist(), int(video[t[i]]))
+        for i in range(20)
     ]
     got = video_rank_of_targets(Q, X, t, video, similarity="dot", chunk_size=6)
     assert got.tolist() == expected
@@ -112,7 +123,12 @@ def test_video_ranks_match_brute_force():
     "q_shape,x_shape,t,match",
     [
         ((3, 8), (10, 16), [0, 1, 2], "dimensions differ"),
-        ((3, 8), (10, 8), [0, 1, 10], r"target_index\[2\] = 10.*query 2 is not in the collection"),
+        (
+            (3, 8),
+            (10, 8),
+            [0, 1, 10],
+            r"target_index\[2\] = 10.*query 2 is not in the collection",
+        ),
         ((3, 8), (10, 8), [0, -1, 2], r"target_index\[1\]"),
         ((3, 8), (10, 8), [0, 1], "one per query"),
         ((8,), (10, 8), [0], "2-D"),

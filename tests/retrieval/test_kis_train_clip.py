@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-import argparse
-
 import open_clip
 import pytest
 import torch
 from open_clip.loss import ClipLoss
 
-from mvk_tutorial.retrieval.clip import TINY_CLIP, TINY_CLIP_WEIGHTS, load_clip, register_tiny_clip
+from mvk_tutorial.retrieval.clip import (
+    TINY_CLIP,
+    TINY_CLIP_WEIGHTS,
+    load_clip,
+    register_tiny_clip,
+)
 from mvk_tutorial.retrieval.train_clip import clip_loss, evaluate, load_pairs, train
 
 
@@ -25,7 +28,9 @@ def test_clip_loss_matches_open_clip():
 
 def test_clip_loss_is_low_for_matching_pairs():
     x = torch.nn.functional.normalize(torch.randn(8, 16), dim=1)
-    assert clip_loss(x, x, torch.tensor(4.6)) < clip_loss(x, x.roll(1, 0), torch.tensor(4.6))
+    assert clip_loss(x, x, torch.tensor(4.6)) < clip_loss(
+        x, x.roll(1, 0), torch.tensor(4.6)
+    )
 
 
 @pytest.mark.slow
@@ -40,7 +45,9 @@ def test_short_training_run_and_evaluation(tmp_path, monkeypatch):
     images, df = load_pairs(root, preprocess, "train")
     assert images.shape[1:] == (3, 64, 112) and len(df) == images.shape[0]
     before = [p.detach().clone() for p in model.parameters()]
-    info = train(model, tok, images, df, max_steps=3, seconds=120, batch_size=8, lr=1e-3, seed=0)
+    info = train(
+        model, tok, images, df, max_steps=3, seconds=120, batch_size=8, lr=1e-3, seed=0
+    )
     assert info["steps"] == 3
     assert any(not torch.equal(a, b) for a, b in zip(before, model.parameters()))
     metrics = evaluate(model, tok, preprocess, root)
@@ -48,26 +55,34 @@ def test_short_training_run_and_evaluation(tmp_path, monkeypatch):
     assert 0 <= metrics["expert"]["median_rank"] < metrics["collection_frames"]
 
 
-@pytest.mark.skipif(not TINY_CLIP_WEIGHTS.is_file(), reason="shipped tiny CLIP weights not built yet")
+@pytest.mark.skipif(
+    not TINY_CLIP_WEIGHTS.is_file(), reason="shipped tiny CLIP weights not built yet"
+)
 def test_shipped_weights_small_documented_and_loadable():
     assert TINY_CLIP_WEIGHTS.stat().st_size < 10 * 2**20
     sidecar = TINY_CLIP_WEIGHTS.with_suffix(".md").read_text()
     for word in ("mvk train clip", "seed", "preset", "median rank"):
         assert word in sidecar
     bundle = load_clip()
-    emb = bundle.encode_text(["a turtle swimming in the ocean.", "a coral reef with fish."])
+    emb = bundle.encode_text(
+        ["a turtle swimming in the ocean.", "a coral reef with fish."]
+    )
     assert emb.shape == (2, 128)
     torch.testing.assert_close(emb.norm(dim=1), torch.ones(2))
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not TINY_CLIP_WEIGHTS.is_file(), reason="shipped tiny CLIP weights not built yet")
+@pytest.mark.skipif(
+    not TINY_CLIP_WEIGHTS.is_file(), reason="shipped tiny CLIP weights not built yet"
+)
 def test_shipped_weights_beat_chance_on_other_frames():
     # the "test" preset has another frame size and count; its scenes share seeds with the
     # "book" preset, so this is a sanity check of the shipped weights, not a held-out score
     from mvk_tutorial.mvk.synthetic import ensure_mvk_mini
 
     bundle = load_clip()
-    metrics = evaluate(bundle.model, bundle.tokenizer, bundle.preprocess, ensure_mvk_mini("test"))
+    metrics = evaluate(
+        bundle.model, bundle.tokenizer, bundle.preprocess, ensure_mvk_mini("test")
+    )
     chance = (metrics["collection_frames"] - 1) / 2
     assert metrics["expert"]["median_rank"] < chance / 2
