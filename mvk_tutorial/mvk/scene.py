@@ -35,13 +35,13 @@ class AnimalClass:
 
 
 ANIMALS: tuple[AnimalClass, ...] = (
-    AnimalClass("clownfish", "clownfish", "orange and white", "fish", (0.07, 0.11), (0.4, 0.9)),
-    AnimalClass("blue tang", "blue tangs", "blue and yellow", "fish", (0.08, 0.12), (0.4, 0.9)),
-    AnimalClass("butterflyfish", "butterflyfish", "yellow", "fish", (0.07, 0.11), (0.3, 0.8)),
+    AnimalClass("clownfish", "clownfish", "orange and white", "fish", (0.12, 0.17), (0.4, 0.9)),
+    AnimalClass("blue tang", "blue tangs", "blue and yellow", "fish", (0.12, 0.17), (0.4, 0.9)),
+    AnimalClass("butterflyfish", "butterflyfish", "yellow", "fish", (0.11, 0.16), (0.3, 0.8)),
     AnimalClass("sea turtle", "sea turtles", "green and brown", "turtle", (0.18, 0.26), (0.15, 0.35)),
     AnimalClass("reef shark", "reef sharks", "grey", "shark", (0.28, 0.38), (0.25, 0.5)),
     AnimalClass("scuba diver", "scuba divers", "black", "diver", (0.28, 0.36), (0.1, 0.25)),
-    AnimalClass("jellyfish", "jellyfish", "pink", "jellyfish", (0.08, 0.12), (0.05, 0.15)),
+    AnimalClass("jellyfish", "jellyfish", "pink", "jellyfish", (0.11, 0.16), (0.05, 0.15)),
     AnimalClass("spotted ray", "spotted rays", "dark spotted", "ray", (0.18, 0.26), (0.2, 0.4)),
 )
 

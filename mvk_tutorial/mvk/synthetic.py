@@ -81,7 +81,7 @@ from mvk_tutorial.mvk.labels import (
     read_mask,
 )
 
-GENERATOR_VERSION = 3
+GENERATOR_VERSION = 4
 
 #: Dive-site folders, named like MVK's ``<Site>_<MonYYYY>``, with a camera each.
 SITES: tuple[tuple[str, str], ...] = (
