@@ -51,7 +51,9 @@ def run_handler(args: argparse.Namespace) -> int:
     if args.kis_mvk_data:
         from mvk_tutorial.retrieval.kis_mvk import read_kis_mvk, run_kis_mvk
 
-        rows = run_kis_mvk(read_kis_mvk(args.kis_mvk_data), device=args.device)
+        rows = run_kis_mvk(
+            read_kis_mvk(args.kis_mvk_data, args.folder_order), device=args.device
+        )
         _write_rows(rows, args.out, ["query_type", "target", "rank"])
     else:
         from mvk_tutorial.retrieval.collection import KisCache, run_kis
@@ -123,6 +125,12 @@ def register(groups) -> None:
     )
     p.add_argument(
         "--kis-mvk-data", help="a KIS_MVK data/ folder (official CSV layout)"
+    )
+    p.add_argument(
+        "--folder-order",
+        default="sorted",
+        choices=["sorted", "listdir"],
+        help="order of the collection folders (listdir: as KIS.py; matters only for ties)",
     )
     p.add_argument("--embeddings", help="an output folder of `mvk kis embed`")
     p.add_argument(

@@ -15,7 +15,8 @@ components of its image path, as ``KIS.py`` does (``str(Path(img).parts[-3:])``)
 and sorts with Python's stable ``sorted``; :func:`run_kis_mvk` keeps float64 and that
 formula (``similarity="cosine_official"``), so ranks agree up to the summation order of
 the dot product. One difference: ``KIS.py`` visits the folders in ``os.listdir`` order
-(arbitrary); we sort them, which only matters for frames whose scores tie exactly.
+(arbitrary); we sort them by default (``folder_order="listdir"`` copies KIS.py), which
+only matters for frames whose scores tie exactly.
 
 Book: ch10 "Known-item search" (section "The official KIS_MVK protocol").
 """
@@ -23,6 +24,7 @@ Book: ch10 "Known-item search" (section "The official KIS_MVK protocol").
 from __future__ import annotations
 
 import csv
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -97,7 +99,9 @@ def _stack(
     return torch.from_numpy(np.stack(vectors)) if vectors else torch.empty(0, dim or 0)
 
 
-def read_collection(data_dir: str | Path) -> tuple[list[str], list[str], torch.Tensor]:
+def read_collection(
+    data_dir: str | Path, folder_order: str = "sorted"
+) -> tuple[list[str], list[str], torch.Tensor]:
     """Read ``extracted_low_res_images_v2/*/*.csv``: (frame paths, captions, (N, D))."""
     root = Path(data_dir) / COLLECTION_DIR
     if not root.is_dir():
@@ -106,7 +110,14 @@ def read_collection(data_dir: str | Path) -> tuple[list[str], list[str], torch.T
         )
     paths, captions, vecs, wheres = [], [], [], []
     columns = ("image", "caption", "clipcap_clip", "image_clip")
-    for folder in sorted(p for p in root.iterdir() if p.is_dir()):
+    if folder_order not in ("sorted", "listdir"):
+        raise ValueError(
+            f"folder_order: expected 'sorted' or 'listdir', got {folder_order!r}"
+        )
+    folders = [root / name for name in os.listdir(root)]  # KIS.py's (arbitrary) order
+    if folder_order == "sorted":
+        folders.sort()
+    for folder in (f for f in folders if f.is_dir()):
         for csv_path in sorted(folder.glob("*.csv")):
             for where, row in _read_rows(csv_path, columns):
                 paths.append(row["image"])
@@ -130,7 +141,7 @@ def _read_queries(path: Path, columns: tuple[str, ...], pairs, dim: int):
     return {n: (i, t, _stack(v, w, dim), w) for n, (i, t, v, w) in out.items()}
 
 
-def read_kis_mvk(data_dir: str | Path) -> KisMvkData:
+def read_kis_mvk(data_dir: str | Path, folder_order: str = "sorted") -> KisMvkData:
     """Read a KIS_MVK ``data/`` folder (the layout ``KIS.py`` expects).
 
     Raises ``ValueError`` naming the file and line of a malformed row, a vector of the
@@ -138,7 +149,7 @@ def read_kis_mvk(data_dir: str | Path) -> KisMvkData:
     Book: ch10 (section "The official KIS_MVK protocol").
     """
     data_dir = Path(data_dir)
-    paths, captions, frame_emb = read_collection(data_dir)
+    paths, captions, frame_emb = read_collection(data_dir, folder_order)
     dim = frame_emb.shape[1]
     manual = data_dir / MANUAL_DIR
     q = _read_queries(

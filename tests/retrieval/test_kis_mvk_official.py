@@ -23,9 +23,10 @@ needs_fixture = pytest.mark.skipif(
 
 
 @needs_fixture
-def test_ranks_equal_official_ranks():
+@pytest.mark.parametrize("folder_order", ["sorted", "listdir"])
+def test_ranks_equal_official_ranks(folder_order):
     official = json.loads((FIXTURE / "official_ranks.json").read_text())
-    rows = run_kis_mvk(read_kis_mvk(FIXTURE / "data"))
+    rows = run_kis_mvk(read_kis_mvk(FIXTURE / "data", folder_order))
     for qtype in ("clipcap", "novice", "expert"):
         mine = [r for r in rows if r["query_type"] == qtype]
         assert [r["target"] for r in mine] == official["targets"]
