@@ -48,7 +48,7 @@ VIT_PRESETS = {
     # MVK-mini frames (256x448) resized to 48x80: a 6x10 grid of 8x8 patches. Small
     # enough to train in minutes on a 2-core CPU.
     "vit_tiny_mvk": ViTConfig(img_size=(48, 80), patch_size=8, num_classes=9, dim=64,
-                              depth=4, num_heads=4, mlp_ratio=2.0),
+                              depth=4, num_heads=4, mlp_ratio=2.0, drop_rate=0.1),
 }
 
 
