@@ -37,8 +37,10 @@ class DWConv2d(nn.Module):
         h, w = size_2d
         N, B, C = x.shape
         x = x.view(h, w, B, C).permute(2, 3, 0, 1)  # (B, C, h, w), channels-last strides
-        x = self.conv(x)
-        return x.permute(2, 3, 0, 1).reshape(N, B, C)  # (h*w, B, C)
+        # a channels-last weight keeps the whole conv channels-last: no transposes
+        weight = self.conv.weight.to(memory_format=torch.channels_last)
+        x = F.conv2d(x, weight, None, 1, 2, 1, C)
+        return x.permute(2, 3, 0, 1).reshape(N, B, C)  # (h*w, B, C), a view
 
 
 def global_attention(Q: torch.Tensor, K: torch.Tensor, V: torch.Tensor,

@@ -31,6 +31,7 @@ def fold_frozen_bn(conv: nn.Conv2d, bn: FrozenBatchNorm2d) -> tuple[torch.Tensor
 def conv_bn(x: torch.Tensor, conv: nn.Conv2d, bn: FrozenBatchNorm2d) -> torch.Tensor:
     """conv -> frozen BN computed as a single conv with folded weights."""
     w, b = fold_frozen_bn(conv, bn)
+    w = w.to(memory_format=torch.channels_last)  # keeps channels-last activations
     return F.conv2d(x, w, b, conv.stride, conv.padding, conv.dilation, conv.groups)
 
 

@@ -43,7 +43,13 @@ class GroupNorm1D(nn.Module):
         self.gn = nn.GroupNorm(groups, dim)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.gn(x.permute(1, 2, 0)).permute(2, 0, 1)  # (N, B, C)
+        """Same as ``gn`` on (B, C, N), computed on the tokens without a transpose."""
+        N, B, C = x.shape
+        G = self.gn.num_groups
+        xg = x.view(N, B, G, C // G)
+        var, mean = torch.var_mean(xg, dim=(0, 3), unbiased=False, keepdim=True)
+        y = (xg - mean) * torch.rsqrt(var + self.gn.eps)  # (N, B, G, C/G)
+        return y.view(N, B, C) * self.gn.weight + self.gn.bias
 
 
 class GatedPropagationModule(nn.Module):
