@@ -20,8 +20,12 @@ from mvk_tutorial.mvk.prepare import check_davis, check_youtube_vos
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("root")
-    p.add_argument("--youtube-vos", action="store_true", help="check a YouTube-VOS folder")
-    p.add_argument("--split", default="valid", help="YouTube-VOS split folder (default valid)")
+    p.add_argument(
+        "--youtube-vos", action="store_true", help="check a YouTube-VOS folder"
+    )
+    p.add_argument(
+        "--split", default="valid", help="YouTube-VOS split folder (default valid)"
+    )
     p.add_argument("--resolution", default="480p", help="DAVIS resolution folder")
     a = p.parse_args(argv)
     if a.youtube_vos:

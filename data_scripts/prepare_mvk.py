@@ -19,15 +19,29 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("raw")
     p.add_argument("out")
-    p.add_argument("--site", help="site folder name when RAW holds the videos of one site")
-    p.add_argument("--every-s", type=float, default=1.0, help="fixed rate (0 to disable)")
-    p.add_argument("--scene-threshold", type=float, default=0.35,
-                   help="histogram distance that marks a scene change (0 to disable)")
+    p.add_argument(
+        "--site", help="site folder name when RAW holds the videos of one site"
+    )
+    p.add_argument(
+        "--every-s", type=float, default=1.0, help="fixed rate (0 to disable)"
+    )
+    p.add_argument(
+        "--scene-threshold",
+        type=float,
+        default=0.35,
+        help="histogram distance that marks a scene change (0 to disable)",
+    )
     p.add_argument("--camera", help="camera model written into the metadata")
     a = p.parse_args(argv)
     try:
-        metas = prepare_mvk(a.raw, a.out, site=a.site, every_s=a.every_s or None,
-                            scene_threshold=a.scene_threshold or None, camera=a.camera)
+        metas = prepare_mvk(
+            a.raw,
+            a.out,
+            site=a.site,
+            every_s=a.every_s or None,
+            scene_threshold=a.scene_threshold or None,
+            camera=a.camera,
+        )
     except (ValueError, FileNotFoundError, NotADirectoryError) as exc:
         print(f"prepare_mvk: error: {exc}", file=sys.stderr)
         return 2

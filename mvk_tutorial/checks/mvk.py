@@ -7,8 +7,16 @@ import pandas as pd
 from mvk_tutorial.checks.core import case, check_function
 
 _CAPTIONS = [
-    ["a coral reef with fish.", "a fish swimming in the ocean.", "a coral reef with fish."],
-    ["A shark swimming in the ocean.", "the reef", "a scuba diver swimming in the ocean."],
+    [
+        "a coral reef with fish.",
+        "a fish swimming in the ocean.",
+        "a coral reef with fish.",
+    ],
+    [
+        "A shark swimming in the ocean.",
+        "the reef",
+        "a scuba diver swimming in the ocean.",
+    ],
     ["fish fish fish", "Fish!", "a fish, a reef and a turtle"],
     ["no-one here", "", "a  reef"],
 ]
@@ -18,7 +26,9 @@ def _as_dict(result) -> dict[str, float]:
     if isinstance(result, pd.Series):
         result = result.to_dict()
     if not isinstance(result, dict):
-        raise AssertionError(f"expected a pandas Series or a dict, got {type(result).__name__}")
+        raise AssertionError(
+            f"expected a pandas Series or a dict, got {type(result).__name__}"
+        )
     return {str(k): round(float(v), 6) for k, v in result.items()}
 
 
@@ -46,11 +56,13 @@ def fixed_rate(candidate) -> None:
     """
     from mvk_tutorial.mvk.frames import select_fixed_rate
 
-    cases = [case("95 frames at 30 fps, every 1 s", 95, 30.0, 1.0),
-             case("300 frames at 29.97 fps, every 1 s", 300, 29.97, 1.0),
-             case("50 frames at 24 fps, every 0.5 s", 50, 24.0, 0.5),
-             case("7 frames at 10 fps, every 1 s (only frame 0)", 7, 10.0, 1.0),
-             case("61 frames at 25 fps, every 2.4 s", 61, 25.0, 2.4)]
+    cases = [
+        case("95 frames at 30 fps, every 1 s", 95, 30.0, 1.0),
+        case("300 frames at 29.97 fps, every 1 s", 300, 29.97, 1.0),
+        case("50 frames at 24 fps, every 0.5 s", 50, 24.0, 0.5),
+        case("7 frames at 10 fps, every 1 s (only frame 0)", 7, 10.0, 1.0),
+        case("61 frames at 25 fps, every 2.4 s", 61, 25.0, 2.4),
+    ]
     check_function(
         "fixed_rate",
         lambda n, fps, every: [int(i) for i in candidate(n, fps, every)],

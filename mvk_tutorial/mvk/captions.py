@@ -29,7 +29,18 @@ import numpy as np
 
 from mvk_tutorial.mvk.scene import ANIMALS, BACKGROUNDS, CLASSES, Scene
 
-NUMBER_WORDS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
+NUMBER_WORDS = (
+    "zero",
+    "one",
+    "two",
+    "three",
+    "four",
+    "five",
+    "six",
+    "seven",
+    "eight",
+    "nine",
+)
 MIN_VISIBLE_FRACTION = 0.001
 
 
@@ -45,7 +56,9 @@ class Visible:
 
 
 def visible_objects(
-    scene: Scene, instance_ids: np.ndarray, min_visible_fraction: float = MIN_VISIBLE_FRACTION
+    scene: Scene,
+    instance_ids: np.ndarray,
+    min_visible_fraction: float = MIN_VISIBLE_FRACTION,
 ) -> list[Visible]:
     """Objects of ``scene`` with enough visible pixels in ``instance_ids`` (H, W).
 
@@ -59,8 +72,13 @@ def visible_objects(
     sum_y = np.bincount(flat, weights=ys, minlength=256)
     threshold = max(16, int(np.ceil(min_visible_fraction * h * w)))
     out = [
-        Visible(o.obj_id, o.class_id, int(counts[o.obj_id]),
-                sum_x[o.obj_id] / counts[o.obj_id], sum_y[o.obj_id] / counts[o.obj_id])
+        Visible(
+            o.obj_id,
+            o.class_id,
+            int(counts[o.obj_id]),
+            sum_x[o.obj_id] / counts[o.obj_id],
+            sum_y[o.obj_id] / counts[o.obj_id],
+        )
         for o in scene.objects
         if counts[o.obj_id] >= threshold
     ]
@@ -89,17 +107,31 @@ def expert_caption(scene: Scene, visible: list[Visible]) -> str:
         group = [v for v in visible if v.class_id == class_id]
         animal = ANIMALS[class_id - 1]
         name = animal.name if len(group) == 1 else animal.plural
-        places = list(dict.fromkeys(region(v.cx, v.cy, scene.height, scene.width) for v in group))
+        places = list(
+            dict.fromkeys(region(v.cx, v.cy, scene.height, scene.width) for v in group)
+        )
         if len(places) > 3:
             where = "spread across the frame"
         else:
-            where = places[0] if len(places) == 1 else ", ".join(places[:-1]) + " and " + places[-1]
-        count = NUMBER_WORDS[len(group)] if len(group) < len(NUMBER_WORDS) else str(len(group))
+            where = (
+                places[0]
+                if len(places) == 1
+                else ", ".join(places[:-1]) + " and " + places[-1]
+            )
+        count = (
+            NUMBER_WORDS[len(group)]
+            if len(group) < len(NUMBER_WORDS)
+            else str(len(group))
+        )
         phrases.append(f"{count} {animal.colour} {name} {where}")
     setting = f"{BACKGROUNDS[scene.background]}, in {scene.cast} water."
     if not phrases:
         return f"No animals, only {setting}"
-    animals = phrases[0] if len(phrases) == 1 else ", ".join(phrases[:-1]) + " and " + phrases[-1]
+    animals = (
+        phrases[0]
+        if len(phrases) == 1
+        else ", ".join(phrases[:-1]) + " and " + phrases[-1]
+    )
     return f"{animals[0].upper()}{animals[1:]}, over {setting}"
 
 
@@ -109,15 +141,28 @@ def automatic_caption(scene: Scene, visible: list[Visible]) -> str:
     if not visible:
         if reef:
             return "a coral reef in the ocean."
-        return "an underwater view of the ocean." if scene.background == "open" else "a view of the ocean floor."
+        return (
+            "an underwater view of the ocean."
+            if scene.background == "open"
+            else "a view of the ocean floor."
+        )
     group = ANIMALS[visible[0].class_id - 1].group
     if group == "fish":
         n_fish = sum(ANIMALS[v.class_id - 1].group == "fish" for v in visible)
         if reef:
             return "a coral reef with fish."
-        return "a school of fish swimming in the ocean." if n_fish >= 3 else "a fish swimming in the ocean."
-    subject = {"diver": "a scuba diver", "shark": "a shark", "turtle": "a turtle",
-               "ray": "a large fish", "jellyfish": "a jellyfish"}[group]
+        return (
+            "a school of fish swimming in the ocean."
+            if n_fish >= 3
+            else "a fish swimming in the ocean."
+        )
+    subject = {
+        "diver": "a scuba diver",
+        "shark": "a shark",
+        "turtle": "a turtle",
+        "ray": "a large fish",
+        "jellyfish": "a jellyfish",
+    }[group]
     if reef and group != "jellyfish":
         return f"{subject} swimming over a coral reef."
     return f"{subject} swimming in the {'water' if group == 'jellyfish' else 'ocean'}."
@@ -132,10 +177,18 @@ _NOVICE_NOUNS = {
     "ray": ("a flat fish", "a dark animal", "some kind of ray"),
     None: ("just water", "nothing much", "the sea"),
 }
-_NOVICE_SETTINGS = ("in the sea", "under water", "near the bottom", "in the water", "swimming around")
+_NOVICE_SETTINGS = (
+    "in the sea",
+    "under water",
+    "near the bottom",
+    "in the water",
+    "swimming around",
+)
 
 
-def novice_caption(scene: Scene, visible: list[Visible], rng: np.random.Generator) -> str:
+def novice_caption(
+    scene: Scene, visible: list[Visible], rng: np.random.Generator
+) -> str:
     """A vague description: a loose noun for the main animal, a loose setting."""
     group = ANIMALS[visible[0].class_id - 1].group if visible else None
     nouns = _NOVICE_NOUNS[group]
@@ -178,5 +231,9 @@ def frame_labels(
         pixels[CLASSES[v.class_id]] += v.pixels
     present = sorted({CLASSES[v.class_id] for v in visible}, key=CLASSES.index)
     main = max(present, key=lambda c: pixels[c]) if present else "background"
-    return {"present": present, "main_class": main, "pixels": pixels,
-            "num_visible": len(visible)}
+    return {
+        "present": present,
+        "main_class": main,
+        "pixels": pixels,
+        "num_visible": len(visible),
+    }

@@ -23,8 +23,12 @@ def _synth(args: argparse.Namespace) -> int:
     from mvk_tutorial.mvk.synthetic import PRESETS, generate_mvk_mini
 
     config = PRESETS[args.preset]
-    changes = {"sites": args.sites, "videos_per_site": args.videos_per_site,
-               "seed": args.seed, "select_every": args.select_every}
+    changes = {
+        "sites": args.sites,
+        "videos_per_site": args.videos_per_site,
+        "seed": args.seed,
+        "select_every": args.select_every,
+    }
     if args.frames:
         changes.update(min_frames=args.frames[0], max_frames=args.frames[1])
     if args.size:
@@ -32,8 +36,10 @@ def _synth(args: argparse.Namespace) -> int:
     config = replace(config, **{k: v for k, v in changes.items() if v is not None})
     start = time.perf_counter()
     out = generate_mvk_mini(args.out, config, preset=args.preset)
-    print(f"wrote {config.sites * config.videos_per_site} videos to {out} "
-          f"in {time.perf_counter() - start:.1f} s")
+    print(
+        f"wrote {config.sites * config.videos_per_site} videos to {out} "
+        f"in {time.perf_counter() - start:.1f} s"
+    )
     return 0
 
 
@@ -47,21 +53,38 @@ def _stats(args: argparse.Namespace) -> int:
 
 def register(groups) -> None:
     """Add this part's sub-commands to the ``mvk`` groups (see ``mvk_tutorial.cli``)."""
-    p = groups["data"].add_parser("synth", help="generate an MVK-mini collection (ch09)")
+    p = groups["data"].add_parser(
+        "synth", help="generate an MVK-mini collection (ch09)"
+    )
     p.add_argument("--out", required=True, help="new folder to write (must not exist)")
-    p.add_argument("--preset", default="book", choices=["book", "test"],
-                   help="starting sizes (default: book)")
+    p.add_argument(
+        "--preset",
+        default="book",
+        choices=["book", "test"],
+        help="starting sizes (default: book)",
+    )
     p.add_argument("--sites", type=int, help="number of dive sites (1..12)")
     p.add_argument("--videos-per-site", type=int, help="videos per site")
     p.add_argument("--seed", type=int, help="random seed (default 0)")
-    p.add_argument("--frames", type=int, nargs=2, metavar=("MIN", "MAX"),
-                   help="frames per video, drawn uniformly in [MIN, MAX]")
+    p.add_argument(
+        "--frames",
+        type=int,
+        nargs=2,
+        metavar=("MIN", "MAX"),
+        help="frames per video, drawn uniformly in [MIN, MAX]",
+    )
     p.add_argument("--size", type=int, nargs=2, metavar=("H", "W"), help="frame size")
     p.add_argument("--select-every", type=int, help="one selected frame every K frames")
     p.set_defaults(func=_synth)
 
-    p = groups["data"].add_parser("stats", help="statistics of an MVK-layout folder (ch09)")
+    p = groups["data"].add_parser(
+        "stats", help="statistics of an MVK-layout folder (ch09)"
+    )
     p.add_argument("root", help="folder holding videos/ and information/")
-    p.add_argument("--probe", default="missing", choices=["missing", "always", "never"],
-                   help="when to read values from the mp4 instead of the JSON")
+    p.add_argument(
+        "--probe",
+        default="missing",
+        choices=["missing", "always", "never"],
+        help="when to read values from the mp4 instead of the JSON",
+    )
     p.set_defaults(func=_stats)

@@ -45,16 +45,23 @@ def _open(url: str, offset: int, timeout: float) -> tuple[BinaryIO, int | None, 
         return f, path.stat().st_size, True
     if parts.scheme not in ("http", "https"):
         raise ValueError(f"url: expected http(s):// or file://, got {url!r}")
-    req = urllib.request.Request(url, headers={"Range": f"bytes={offset}-"} if offset else {})
-    resp = urllib.request.urlopen(req, timeout=timeout)  # noqa: S310 (scheme checked)
+    req = urllib.request.Request(
+        url, headers={"Range": f"bytes={offset}-"} if offset else {}
+    )
+    resp = urllib.request.urlopen(req, timeout=timeout)
     resumed = resp.status == 206
     length = resp.headers.get("Content-Length")
     total = int(length) + (offset if resumed else 0) if length else None
     return resp, total, resumed
 
 
-def download(url: str, dest: str | Path, sha256: str | None = None,
-             timeout: float = 60.0, progress: bool = True) -> Path:
+def download(
+    url: str,
+    dest: str | Path,
+    sha256: str | None = None,
+    timeout: float = 60.0,
+    progress: bool = True,
+) -> Path:
     """Download ``url`` to ``dest`` (resuming ``dest.part``), check ``sha256``; return ``dest``.
 
     An existing ``dest`` whose digest matches is returned at once. Book: ch09.
@@ -69,8 +76,14 @@ def download(url: str, dest: str | Path, sha256: str | None = None,
     if not resumed:
         offset = 0  # the server ignored the Range request: start again
     with stream, open(part, "ab" if offset else "wb") as out:
-        bar = tqdm(total=total, initial=offset, unit="B", unit_scale=True,
-                   desc=dest.name, disable=not progress or None)
+        bar = tqdm(
+            total=total,
+            initial=offset,
+            unit="B",
+            unit_scale=True,
+            desc=dest.name,
+            disable=not progress or None,
+        )
         while block := stream.read(CHUNK):
             out.write(block)
             bar.update(len(block))
@@ -81,7 +94,9 @@ def download(url: str, dest: str | Path, sha256: str | None = None,
         got = sha256_of(part)
         if got != sha256.lower():
             part.unlink(missing_ok=True)
-            raise ValueError(f"{dest}: sha256 mismatch: expected {sha256.lower()}, got {got}; "
-                             "the partial file was removed, run again to restart")
+            raise ValueError(
+                f"{dest}: sha256 mismatch: expected {sha256.lower()}, got {got}; "
+                "the partial file was removed, run again to restart"
+            )
     os.replace(part, dest)
     return dest

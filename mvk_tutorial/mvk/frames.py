@@ -17,8 +17,8 @@ Book: ch09 "The Marine Video Kit dataset" (section "Selected frames").
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import cv2
 import numpy as np
@@ -46,11 +46,18 @@ def iter_frames(path: str | Path) -> Iterator[tuple[int, np.ndarray]]:
 def select_fixed_rate(num_frames: int, fps: float, every_s: float = 1.0) -> list[int]:
     """Indices of one frame every ``every_s`` seconds, starting at frame 0. Book: ch09."""
     if num_frames < 0 or fps <= 0 or every_s <= 0:
-        raise ValueError(f"expected num_frames >= 0, fps > 0, every_s > 0; got "
-                         f"{num_frames}, {fps}, {every_s}")
+        raise ValueError(
+            f"expected num_frames >= 0, fps > 0, every_s > 0; got "
+            f"{num_frames}, {fps}, {every_s}"
+        )
     step = fps * every_s
-    return sorted({int(round(k * step)) for k in range(int(num_frames / step) + 1)
-                   if int(round(k * step)) < num_frames})
+    return sorted(
+        {
+            int(round(k * step))
+            for k in range(int(num_frames / step) + 1)
+            if int(round(k * step)) < num_frames
+        }
+    )
 
 
 def histogram_distances(frames: list[np.ndarray], bins: int = 16) -> np.ndarray:
@@ -60,12 +67,18 @@ def histogram_distances(frames: list[np.ndarray], bins: int = 16) -> np.ndarray:
         hsv = cv2.cvtColor(f, cv2.COLOR_BGR2HSV)
         h = cv2.calcHist([hsv], [0, 1], None, [bins, bins], [0, 180, 0, 256])
         hists.append(cv2.normalize(h, h).flatten())
-    return np.array([cv2.compareHist(a, b, cv2.HISTCMP_BHATTACHARYYA)
-                     for a, b in zip(hists[:-1], hists[1:])], dtype=np.float64)
+    return np.array(
+        [
+            cv2.compareHist(a, b, cv2.HISTCMP_BHATTACHARYYA)
+            for a, b in zip(hists[:-1], hists[1:])
+        ],
+        dtype=np.float64,
+    )
 
 
-def select_scene_changes(frames: list[np.ndarray], threshold: float = 0.35,
-                         min_gap: int = 5) -> list[int]:
+def select_scene_changes(
+    frames: list[np.ndarray], threshold: float = 0.35, min_gap: int = 5
+) -> list[int]:
     """Frame 0 and every frame whose histogram distance to the previous one exceeds
     ``threshold``, at least ``min_gap`` frames after the last one chosen. Book: ch09."""
     if not frames:
@@ -77,8 +90,9 @@ def select_scene_changes(frames: list[np.ndarray], threshold: float = 0.35,
     return chosen
 
 
-def select_frames(path: str | Path, every_s: float | None = 1.0,
-                  scene_threshold: float | None = None) -> list[int]:
+def select_frames(
+    path: str | Path, every_s: float | None = 1.0, scene_threshold: float | None = None
+) -> list[int]:
     """Selected frame indices of a video: fixed rate, scene changes, or their union."""
     info = probe_video(path)
     chosen: set[int] = set()
@@ -93,7 +107,9 @@ def select_frames(path: str | Path, every_s: float | None = 1.0,
 def make_thumbnail(image: np.ndarray, width: int = 160) -> np.ndarray:
     """Resize ``image`` (H, W, 3) to ``width`` pixels wide, keeping the aspect ratio."""
     if image.ndim != 3 or width < 1:
-        raise ValueError(f"expected an (H, W, 3) image and width >= 1, got {image.shape}, {width}")
+        raise ValueError(
+            f"expected an (H, W, 3) image and width >= 1, got {image.shape}, {width}"
+        )
     h, w = image.shape[:2]
     height = max(1, int(round(width * h / w)))
     return cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA)
@@ -107,7 +123,9 @@ def write_image(path: str | Path, image: np.ndarray, quality: int = 90) -> Path:
     return Path(path)
 
 
-def extract_frames(path: str | Path, indices: list[int], out_dir: str | Path) -> list[Path]:
+def extract_frames(
+    path: str | Path, indices: list[int], out_dir: str | Path
+) -> list[Path]:
     """Write frames ``indices`` of video ``path`` (``NNNN.mp4``) as ``out_dir/NNNN_KKKKK.jpg``."""
     path, out_dir = Path(path), Path(out_dir)
     wanted, written = set(indices), []

@@ -46,7 +46,9 @@ def davis_palette() -> list[int]:
     return list(_palette())
 
 
-def _read_csv(root: str | Path, rel: str, path_columns: tuple[str, ...]) -> pd.DataFrame:
+def _read_csv(
+    root: str | Path, rel: str, path_columns: tuple[str, ...]
+) -> pd.DataFrame:
     root = Path(root)
     path = root / rel
     if not path.is_file():
@@ -64,7 +66,9 @@ def load_manifest(root: str | Path) -> dict:
     """The collection's ``mvk_mini.json``: preset, generator version, seed, sizes, classes."""
     path = Path(root) / MANIFEST
     if not path.is_file():
-        raise FileNotFoundError(f"{path}: missing; {root} is not a finished MVK-mini collection")
+        raise FileNotFoundError(
+            f"{path}: missing; {root} is not a finished MVK-mini collection"
+        )
     return json.loads(path.read_text(encoding="utf-8"))
 
 
@@ -88,7 +92,9 @@ def load_frame_labels(root: str | Path) -> pd.DataFrame:
     class names become ``_``), and the three captions ``automatic, novice, expert``
     (made for every frame, not only the selected ones). Book: ch02, ch05, ch06, ch09.
     """
-    df = _read_csv(root, FRAME_LABELS_CSV, ("frame_path", "annotation_path", "semantic_path"))
+    df = _read_csv(
+        root, FRAME_LABELS_CSV, ("frame_path", "annotation_path", "semantic_path")
+    )
     df["present"] = [p.split(";") if p else [] for p in df["present"]]
     df["selected"] = df["selected"].astype(bool)
     return df
@@ -106,7 +112,9 @@ def read_mask(path: str | Path) -> np.ndarray:
     try:
         with Image.open(path) as im:
             if im.mode not in ("P", "L"):
-                raise ValueError(f"{path}: expected a palette (P) or grey (L) PNG, got {im.mode}")
+                raise ValueError(
+                    f"{path}: expected a palette (P) or grey (L) PNG, got {im.mode}"
+                )
             return np.array(im, dtype=np.uint8)
     except (OSError, SyntaxError) as exc:
         raise ValueError(f"{path}: cannot read the mask PNG ({exc})") from exc

@@ -25,16 +25,34 @@ Book: ch09 "The Marine Video Kit dataset" (section "Directory structure and name
 from __future__ import annotations
 
 import json
+import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
 
-MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
-SITE_RE = re.compile(rf"^(?P<location>[A-Za-z][A-Za-z0-9-]*)_(?P<month>{'|'.join(MONTHS)})(?P<year>\d{{4}})$")
+MONTHS = (
+    "Jan",
+    "Feb",
+    "Mar",
+    "Apr",
+    "May",
+    "Jun",
+    "Jul",
+    "Aug",
+    "Sep",
+    "Oct",
+    "Nov",
+    "Dec",
+)
+SITE_RE = re.compile(
+    rf"^(?P<location>[A-Za-z][A-Za-z0-9-]*)_(?P<month>{'|'.join(MONTHS)})(?P<year>\d{{4}})$"
+)
 VIDEO_RE = re.compile(r"^(?P<video>\d{1,6})\.mp4$", re.IGNORECASE)
-FRAME_RE = re.compile(r"^(?P<video>\d{1,6})_(?P<frame>\d{1,7})\.(jpg|jpeg|png)$", re.IGNORECASE)
+FRAME_RE = re.compile(
+    r"^(?P<video>\d{1,6})_(?P<frame>\d{1,7})\.(jpg|jpeg|png)$", re.IGNORECASE
+)
 
 _ALIASES = {
     "duration": ("duration", "duration_s", "duration_sec", "length", "length_s"),
@@ -67,15 +85,19 @@ def parse_site_name(name: str) -> SiteName:
     """Parse ``"Lanai_Jul2022"``; raise ``ValueError`` naming a non-conforming folder."""
     m = SITE_RE.match(name)
     if not m:
-        raise ValueError(f"{name!r}: folder name does not follow the MVK convention "
-                         "<Site>_<MonYYYY> (e.g. 'Lanai_Jul2022')")
+        raise ValueError(
+            f"{name!r}: folder name does not follow the MVK convention "
+            "<Site>_<MonYYYY> (e.g. 'Lanai_Jul2022')"
+        )
     return SiteName(name, m["location"], int(m["year"]), MONTHS.index(m["month"]) + 1)
 
 
 def _require_dir(path: Path) -> Path:
     if not path.exists():
-        raise FileNotFoundError(f"{path}: folder not found (expected the MVK layout "
-                                "videos/<site>/NNNN.mp4 under the root)")
+        raise FileNotFoundError(
+            f"{path}: folder not found (expected the MVK layout "
+            "videos/<site>/NNNN.mp4 under the root)"
+        )
     if not path.is_dir():
         raise NotADirectoryError(f"{path}: expected a folder")
     return path
@@ -84,8 +106,11 @@ def _require_dir(path: Path) -> Path:
 def list_sites(root: str | Path, strict: bool = True) -> list[str]:
     """Site folders under ``root/videos``, sorted. With ``strict`` a folder whose name
     does not parse raises ``ValueError``; otherwise it is skipped. Book: ch09."""
-    names = sorted(p.name for p in _require_dir(Path(root) / "videos").iterdir()
-                   if p.is_dir() and not p.name.startswith("."))
+    names = sorted(
+        p.name
+        for p in _require_dir(Path(root) / "videos").iterdir()
+        if p.is_dir() and not p.name.startswith(".")
+    )
     good = []
     for name in names:
         try:
@@ -111,11 +136,27 @@ def list_videos(root: str | Path, strict: bool = True) -> pd.DataFrame:
                     raise ValueError(f"{p}: expected video files named NNNN.mp4")
                 continue
             meta = root / "information" / "metadata" / site / f"{m['video']}.json"
-            rows.append({"site": site, "video": m["video"], "date": date,
-                         "video_path": str(p), "metadata_path": str(meta),
-                         "has_metadata": meta.is_file()})
-    return pd.DataFrame(rows, columns=["site", "video", "date", "video_path",
-                                       "metadata_path", "has_metadata"])
+            rows.append(
+                {
+                    "site": site,
+                    "video": m["video"],
+                    "date": date,
+                    "video_path": str(p),
+                    "metadata_path": str(meta),
+                    "has_metadata": meta.is_file(),
+                }
+            )
+    return pd.DataFrame(
+        rows,
+        columns=[
+            "site",
+            "video",
+            "date",
+            "video_path",
+            "metadata_path",
+            "has_metadata",
+        ],
+    )
 
 
 def list_selected_frames(root: str | Path) -> pd.DataFrame:
@@ -126,8 +167,14 @@ def list_selected_frames(root: str | Path) -> pd.DataFrame:
         for p in sorted(site_dir.iterdir()):
             m = FRAME_RE.match(p.name)
             if m:
-                rows.append({"site": site_dir.name, "video": m["video"],
-                             "frame_index": int(m["frame"]), "frame_path": str(p)})
+                rows.append(
+                    {
+                        "site": site_dir.name,
+                        "video": m["video"],
+                        "frame_index": int(m["frame"]),
+                        "frame_path": str(p),
+                    }
+                )
     return pd.DataFrame(rows, columns=["site", "video", "frame_index", "frame_path"])
 
 
@@ -136,7 +183,7 @@ def _number(value) -> float | None:
         x = float(value)
     except (TypeError, ValueError):
         return None
-    return x if x > 0 and x == x and x != float("inf") else None
+    return x if math.isfinite(x) and x > 0 else None
 
 
 def read_metadata(path: str | Path) -> dict:
@@ -154,33 +201,46 @@ def read_metadata(path: str | Path) -> dict:
     except UnicodeDecodeError as exc:
         raise ValueError(f"{path}: metadata is not UTF-8 text ({exc})") from None
     except json.JSONDecodeError as exc:
-        raise ValueError(f"{path}: malformed JSON at line {exc.lineno}, column {exc.colno}: "
-                         f"{exc.msg}") from None
+        raise ValueError(
+            f"{path}: malformed JSON at line {exc.lineno}, column {exc.colno}: "
+            f"{exc.msg}"
+        ) from None
     if not isinstance(raw, dict):
         raise ValueError(f"{path}: expected a JSON object, got {type(raw).__name__}")
     out: dict = {}
     for key, names in _ALIASES.items():
-        value = next((raw[n] for n in names if n in raw and raw[n] not in (None, "")), None)
+        value = next(
+            (raw[n] for n in names if n in raw and raw[n] not in (None, "")), None
+        )
         if value is None:
             continue
         if key in ("duration", "fps", "num_frames", "width", "height"):
             value = _number(value)
         elif key == "classes":
-            value = [str(v) for v in value] if isinstance(value, (list, tuple)) else None
+            value = (
+                [str(v) for v in value] if isinstance(value, (list, tuple)) else None
+            )
         else:
             value = str(value)
         if value is not None:
             out[key] = int(value) if key in ("num_frames", "width", "height") else value
     res = raw.get("resolution")
-    if "width" not in out and isinstance(res, str) and re.fullmatch(r"\s*\d+\s*[xX]\s*\d+\s*", res):
+    if (
+        "width" not in out
+        and isinstance(res, str)
+        and re.fullmatch(r"\s*\d+\s*[xX]\s*\d+\s*", res)
+    ):
         w, h = (int(v) for v in re.split(r"[xX]", res))
         out.update(width=w, height=h)
     elif "width" not in out and isinstance(res, (list, tuple)) and len(res) == 2:
         w, h = _number(res[0]), _number(res[1])
         if w and h:
             out.update(width=int(w), height=int(h))
-    out["extra"] = {k: v for k, v in raw.items()
-                    if not any(k in names for names in _ALIASES.values()) and k != "resolution"}
+    out["extra"] = {
+        k: v
+        for k, v in raw.items()
+        if not any(k in names for names in _ALIASES.values()) and k != "resolution"
+    }
     return out
 
 
@@ -200,13 +260,24 @@ def probe_video(path: str | Path) -> dict:
     if path.suffix.lower() in (".mp4", ".mov", ".m4v"):
         with open(path, "rb") as f:
             head = f.read(12)
-        if len(head) < 12 or head[4:8] not in (b"ftyp", b"moov", b"mdat", b"free", b"wide", b"skip"):
-            raise ValueError(f"{path}: not an mp4/QuickTime file (no 'ftyp' box at the start)")
+        if len(head) < 12 or head[4:8] not in (
+            b"ftyp",
+            b"moov",
+            b"mdat",
+            b"free",
+            b"wide",
+            b"skip",
+        ):
+            raise ValueError(
+                f"{path}: not an mp4/QuickTime file (no 'ftyp' box at the start)"
+            )
     cap = cv2.VideoCapture(str(path))
     try:
         ok, frame = cap.read() if cap.isOpened() else (False, None)
         if not ok or frame is None:
-            raise ValueError(f"{path}: OpenCV cannot decode this video (corrupt or not an mp4)")
+            raise ValueError(
+                f"{path}: OpenCV cannot decode this video (corrupt or not an mp4)"
+            )
         fps = _number(cap.get(cv2.CAP_PROP_FPS))
         count = int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
         if count <= 0:  # some containers do not store it: count by decoding
@@ -216,8 +287,13 @@ def probe_video(path: str | Path) -> dict:
     finally:
         cap.release()
     h, w = frame.shape[:2]
-    return {"fps": fps, "num_frames": count, "width": w, "height": h,
-            "duration": count / fps if fps else None}
+    return {
+        "fps": fps,
+        "num_frames": count,
+        "width": w,
+        "height": h,
+        "duration": count / fps if fps else None,
+    }
 
 
 @dataclass
@@ -237,8 +313,11 @@ class VideoInfo:
     source: dict[str, str] = field(default_factory=dict)
 
 
-def video_info(video_path: str | Path, metadata_path: str | Path | None = None,
-               probe: str = "missing") -> VideoInfo:
+def video_info(
+    video_path: str | Path,
+    metadata_path: str | Path | None = None,
+    probe: str = "missing",
+) -> VideoInfo:
     """Metadata of one video: the JSON's fields, the rest probed from the mp4.
 
     ``probe``: ``"missing"`` probes only when a numeric field is absent from the JSON,
@@ -252,16 +331,32 @@ def video_info(video_path: str | Path, metadata_path: str | Path | None = None,
     if not m:
         raise ValueError(f"{video_path}: expected a video file named NNNN.mp4")
     info = VideoInfo(site=site.name, video=m["video"], date=site.date)
-    meta = read_metadata(metadata_path) if metadata_path and Path(metadata_path).is_file() else {}
-    for key in ("duration", "fps", "num_frames", "width", "height", "camera", "classes"):
+    meta = (
+        read_metadata(metadata_path)
+        if metadata_path and Path(metadata_path).is_file()
+        else {}
+    )
+    for key in (
+        "duration",
+        "fps",
+        "num_frames",
+        "width",
+        "height",
+        "camera",
+        "classes",
+    ):
         if key in meta:
             setattr(info, key, meta[key])
             info.source[key] = "metadata"
     numeric = ("duration", "fps", "num_frames", "width", "height")
-    if probe == "always" or (probe == "missing" and any(getattr(info, k) is None for k in numeric)):
+    if probe == "always" or (
+        probe == "missing" and any(getattr(info, k) is None for k in numeric)
+    ):
         probed = probe_video(video_path)
         for key in numeric:
-            if probed[key] is not None and (probe == "always" or getattr(info, key) is None):
+            if probed[key] is not None and (
+                probe == "always" or getattr(info, key) is None
+            ):
                 setattr(info, key, probed[key])
                 info.source[key] = "probe"
     return info

@@ -67,16 +67,23 @@ def render_background(scene: Scene) -> np.ndarray:
     if scene.background != "open":
         horizon = rng.uniform(0.55, 0.7) * h
         xs = np.arange(w)
-        line = horizon + 0.03 * h * np.sin(xs / w * rng.uniform(4, 9) + rng.uniform(0, 6))
+        line = horizon + 0.03 * h * np.sin(
+            xs / w * rng.uniform(4, 9) + rng.uniform(0, 6)
+        )
         below = np.arange(h)[:, None] >= line[None, :]  # (h, w)
-        sand = np.array([150, 190, 205], np.float32) * (0.75 + 0.4 * _noise(rng, h, w, 6))[..., None]
+        sand = (
+            np.array([150, 190, 205], np.float32)
+            * (0.75 + 0.4 * _noise(rng, h, w, 6))[..., None]
+        )
         img[below] = sand[below]
         img = np.ascontiguousarray(img.clip(0, 255).astype(np.uint8))
         _decorate(img, rng, scene.background, horizon)
     return np.ascontiguousarray(np.clip(img, 0, 255).astype(np.uint8))
 
 
-def _decorate(img: np.ndarray, rng: np.random.Generator, kind: str, horizon: float) -> None:
+def _decorate(
+    img: np.ndarray, rng: np.random.Generator, kind: str, horizon: float
+) -> None:
     """Draw rocks (all seabeds) and coral (reefs) on ``img`` in place."""
     h, w = img.shape[:2]
     n_rocks = {"sand": 2, "rocks": 12, "reef": 4}[kind]
@@ -93,7 +100,9 @@ def _decorate(img: np.ndarray, rng: np.random.Generator, kind: str, horizon: flo
         x, y = rng.uniform(0, w), rng.uniform(horizon - 0.05 * h, h)
         if rng.random() < 0.5:  # brain coral: a round dome
             r = int(rng.uniform(0.02, 0.05) * w)
-            cv2.ellipse(img, (int(x), int(y)), (r, int(0.7 * r)), 0, 180, 360, colour, -1)
+            cv2.ellipse(
+                img, (int(x), int(y)), (r, int(0.7 * r)), 0, 180, 360, colour, -1
+            )
         else:  # branching coral: a few thick lines fanning upwards
             for _ in range(5):
                 a = rng.uniform(-2.4, -0.7)
@@ -120,15 +129,24 @@ def draw_objects(scene: Scene, t: float, img: np.ndarray | None = None) -> np.nd
                 if img is not None:
                     cv2.fillPoly(img, pts, part.colour, lineType=cv2.LINE_8)
             else:
-                cv2.polylines(ids, pts, False, int(obj.obj_id), part.thickness, cv2.LINE_8)
+                cv2.polylines(
+                    ids, pts, False, int(obj.obj_id), part.thickness, cv2.LINE_8
+                )
                 if img is not None:
-                    cv2.polylines(img, pts, False, part.colour, part.thickness, cv2.LINE_8)
+                    cv2.polylines(
+                        img, pts, False, part.colour, part.thickness, cv2.LINE_8
+                    )
     return ids
 
 
 def object_mask(scene: Scene, obj_id: int, t: float) -> np.ndarray:
     """Where object ``obj_id`` would be drawn at frame ``t`` if it were alone: (H, W) bool."""
-    alone = Scene(**{**scene.__dict__, "objects": [o for o in scene.objects if o.obj_id == obj_id]})
+    alone = Scene(
+        **{
+            **scene.__dict__,
+            "objects": [o for o in scene.objects if o.obj_id == obj_id],
+        }
+    )
     return draw_objects(alone, t) == obj_id
 
 
@@ -141,18 +159,26 @@ def crop_background(scene: Scene, background: np.ndarray, t: float) -> np.ndarra
     return background[y : y + scene.height, x : x + scene.width].copy()
 
 
-def apply_effects(scene: Scene, img: np.ndarray, t: float, noise: np.ndarray | None) -> np.ndarray:
+def apply_effects(
+    scene: Scene, img: np.ndarray, t: float, noise: np.ndarray | None
+) -> np.ndarray:
     """Caustics, colour cast, blur and noise on ``img`` (H, W, 3) uint8; returns a new one."""
     h, w = img.shape[:2]
     gh, gw = max(2, h // 8), max(2, w // 8)
     yy, xx = np.mgrid[0:gh, 0:gw].astype(np.float32)
-    waves = (np.sin(0.9 * xx + 0.5 * yy + 0.21 * t)
-             + np.sin(-0.4 * xx + 1.1 * yy + 0.17 * t + 1.3)
-             + np.sin(0.7 * xx - 0.8 * yy + 0.13 * t + 2.1))  # (gh, gw)
+    waves = (
+        np.sin(0.9 * xx + 0.5 * yy + 0.21 * t)
+        + np.sin(-0.4 * xx + 1.1 * yy + 0.17 * t + 1.3)
+        + np.sin(0.7 * xx - 0.8 * yy + 0.13 * t + 2.1)
+    )  # (gh, gw)
     caustic = np.clip(np.abs(waves) < 0.6, 0, 1).astype(np.float32)
     caustic = cv2.resize(cv2.GaussianBlur(caustic, (3, 3), 0.8), (w, h))
-    fade = np.linspace(1.0, 0.2, h, dtype=np.float32)[:, None]  # (H, 1) stronger near the top
-    gain = (1.0 + 0.18 * caustic * fade)[..., None] * np.asarray(WATER_CASTS[scene.cast], np.float32)
+    fade = np.linspace(1.0, 0.2, h, dtype=np.float32)[
+        :, None
+    ]  # (H, 1) stronger near the top
+    gain = (1.0 + 0.18 * caustic * fade)[..., None] * np.asarray(
+        WATER_CASTS[scene.cast], np.float32
+    )
     out = img.astype(np.float32) * gain  # (H, W, 3)
     if scene.blur > 0.35:
         out = cv2.GaussianBlur(out, (0, 0), scene.blur)
@@ -164,8 +190,10 @@ def apply_effects(scene: Scene, img: np.ndarray, t: float, noise: np.ndarray | N
 def noise_bank(scene: Scene, count: int = 4) -> list[np.ndarray]:
     """A few seeded noise pictures (H, W, 3) float32 reused cyclically by the frames."""
     rng = np.random.default_rng([scene.seed, 2])
-    return [rng.normal(0, 3.0, (scene.height, scene.width, 3)).astype(np.float32)
-            for _ in range(count)]
+    return [
+        rng.normal(0, 3.0, (scene.height, scene.width, 3)).astype(np.float32)
+        for _ in range(count)
+    ]
 
 
 def render_frame(

@@ -35,14 +35,35 @@ class AnimalClass:
 
 
 ANIMALS: tuple[AnimalClass, ...] = (
-    AnimalClass("clownfish", "clownfish", "orange and white", "fish", (0.12, 0.17), (0.4, 0.9)),
-    AnimalClass("blue tang", "blue tangs", "blue and yellow", "fish", (0.12, 0.17), (0.4, 0.9)),
-    AnimalClass("butterflyfish", "butterflyfish", "yellow", "fish", (0.11, 0.16), (0.3, 0.8)),
-    AnimalClass("sea turtle", "sea turtles", "green and brown", "turtle", (0.18, 0.26), (0.15, 0.35)),
-    AnimalClass("reef shark", "reef sharks", "grey", "shark", (0.28, 0.38), (0.25, 0.5)),
-    AnimalClass("scuba diver", "scuba divers", "black", "diver", (0.28, 0.36), (0.1, 0.25)),
-    AnimalClass("jellyfish", "jellyfish", "pink", "jellyfish", (0.11, 0.16), (0.05, 0.15)),
-    AnimalClass("spotted ray", "spotted rays", "dark spotted", "ray", (0.18, 0.26), (0.2, 0.4)),
+    AnimalClass(
+        "clownfish", "clownfish", "orange and white", "fish", (0.12, 0.17), (0.4, 0.9)
+    ),
+    AnimalClass(
+        "blue tang", "blue tangs", "blue and yellow", "fish", (0.12, 0.17), (0.4, 0.9)
+    ),
+    AnimalClass(
+        "butterflyfish", "butterflyfish", "yellow", "fish", (0.11, 0.16), (0.3, 0.8)
+    ),
+    AnimalClass(
+        "sea turtle",
+        "sea turtles",
+        "green and brown",
+        "turtle",
+        (0.18, 0.26),
+        (0.15, 0.35),
+    ),
+    AnimalClass(
+        "reef shark", "reef sharks", "grey", "shark", (0.28, 0.38), (0.25, 0.5)
+    ),
+    AnimalClass(
+        "scuba diver", "scuba divers", "black", "diver", (0.28, 0.36), (0.1, 0.25)
+    ),
+    AnimalClass(
+        "jellyfish", "jellyfish", "pink", "jellyfish", (0.11, 0.16), (0.05, 0.15)
+    ),
+    AnimalClass(
+        "spotted ray", "spotted rays", "dark spotted", "ray", (0.18, 0.26), (0.2, 0.4)
+    ),
 )
 
 #: Class names indexed by class id; id 0 is the background (water, sand, coral, rock).
@@ -154,7 +175,10 @@ def sample_object(
         x0 = float(rng.uniform(0.2, 0.8)) * width
     else:  # anywhere along a line that crosses the frame during the video
         travel = vx * num_frames
-        x0 = float(rng.uniform(0.15, 0.85)) * width - float(rng.uniform(0.0, 1.0)) * travel
+        x0 = (
+            float(rng.uniform(0.15, 0.85)) * width
+            - float(rng.uniform(0.0, 1.0)) * travel
+        )
     y0 = float(rng.uniform(0.2, 0.8)) * height
     return SceneObject(
         obj_id=obj_id,
@@ -197,19 +221,30 @@ def sample_scene(
     Book: ch09 "The Marine Video Kit dataset".
     """
     if height < 32 or width < 32 or num_frames < 1:
-        raise ValueError(f"scene size: expected height, width >= 32 and num_frames >= 1, "
-                         f"got {height}x{width}x{num_frames}")
+        raise ValueError(
+            f"scene size: expected height, width >= 32 and num_frames >= 1, "
+            f"got {height}x{width}x{num_frames}"
+        )
     background = str(rng.choice(list(BACKGROUNDS), p=[0.4, 0.25, 0.2, 0.15]))
     cast = cast or str(rng.choice(list(WATER_CASTS)))
     count = int(rng.integers(1, max_objects + 1))
     main = int(rng.integers(1, len(CLASSES))) if main_class is None else int(main_class)
     if not 1 <= main < len(CLASSES):
-        raise ValueError(f"main_class: expected 1..{len(CLASSES) - 1}, got {main_class}")
+        raise ValueError(
+            f"main_class: expected 1..{len(CLASSES) - 1}, got {main_class}"
+        )
     objects = []
     for k in range(count):
-        class_id = main if (k == 0 or rng.random() < 0.7) else int(rng.integers(1, len(CLASSES)))
-        objects.append(sample_object(rng, k + 1, class_id, height, width, num_frames,
-                                     fps, start_inside))
+        class_id = (
+            main
+            if (k == 0 or rng.random() < 0.7)
+            else int(rng.integers(1, len(CLASSES)))
+        )
+        objects.append(
+            sample_object(
+                rng, k + 1, class_id, height, width, num_frames, fps, start_inside
+            )
+        )
     camera = (
         float(rng.normal(0.0, 0.25)),
         float(rng.uniform(0.0, 6.0)),

@@ -59,14 +59,22 @@ def _local_parts(class_id: int, wiggle: float, pulse: float) -> list[tuple]:
         ]
     if class_id == 2:  # blue tang: royal blue, black band, yellow tail
         return [
-            (_poly((-0.34, 0), (-0.52, -0.17 + w), (-0.52, 0.17 + w)), (0, 215, 255), -1),
+            (
+                _poly((-0.34, 0), (-0.52, -0.17 + w), (-0.52, 0.17 + w)),
+                (0, 215, 255),
+                -1,
+            ),
             (ellipse(0, 0, 0.4, 0.2), (200, 70, 15), -1),
             (ellipse(-0.02, -0.07, 0.26, 0.05), (60, 20, 5), -1),
             (ellipse(0.3, -0.05, 0.03, 0.03), (10, 10, 10), -1),
         ]
     if class_id == 3:  # butterflyfish: tall yellow disc, black eye band and spot
         return [
-            (_poly((-0.28, 0), (-0.45, -0.13 + w), (-0.45, 0.13 + w)), (200, 245, 255), -1),
+            (
+                _poly((-0.28, 0), (-0.45, -0.13 + w), (-0.45, 0.13 + w)),
+                (200, 245, 255),
+                -1,
+            ),
             (ellipse(0, 0, 0.33, 0.3), (20, 225, 250), -1),
             (ellipse(0.19, 0, 0.035, 0.22), (20, 20, 20), -1),
             (ellipse(-0.14, -0.12, 0.06, 0.06), (20, 20, 20), -1),
@@ -90,7 +98,11 @@ def _local_parts(class_id: int, wiggle: float, pulse: float) -> list[tuple]:
         belly = ellipse(0.02, 0.0, 0.46, 0.09)
         belly = belly[belly[:, 1] >= 0]
         return [
-            (_poly((-0.42, 0), (-0.62, -0.22 + w), (-0.54, 0 + w), (-0.6, 0.15 + w)), grey, -1),
+            (
+                _poly((-0.42, 0), (-0.62, -0.22 + w), (-0.54, 0 + w), (-0.6, 0.15 + w)),
+                grey,
+                -1,
+            ),
             (ellipse(0, 0, 0.5, 0.1), grey, -1),
             (belly, (225, 225, 220), -1),
             (_poly((0.06, -0.07), (-0.12, -0.07), (-0.06, -0.25)), grey, -1),
@@ -101,8 +113,18 @@ def _local_parts(class_id: int, wiggle: float, pulse: float) -> list[tuple]:
         kick = 0.05 * np.sin(pulse)
         suit = (30, 30, 30)
         return [
-            (_poly((-0.45, -0.02 + kick), (-0.62, -0.09 + kick), (-0.62, 0.03 + kick)), (0, 180, 240), -1),
-            (_poly((-0.45, 0.05 - kick), (-0.62, 0.0 - kick), (-0.62, 0.12 - kick)), (0, 180, 240), -1),
+            (
+                _poly(
+                    (-0.45, -0.02 + kick), (-0.62, -0.09 + kick), (-0.62, 0.03 + kick)
+                ),
+                (0, 180, 240),
+                -1,
+            ),
+            (
+                _poly((-0.45, 0.05 - kick), (-0.62, 0.0 - kick), (-0.62, 0.12 - kick)),
+                (0, 180, 240),
+                -1,
+            ),
             (ellipse(-0.27, -0.01 + kick / 2, 0.2, 0.035), suit, -1),
             (ellipse(-0.27, 0.05 - kick / 2, 0.2, 0.035), suit, -1),
             (ellipse(0.05, 0.01, 0.26, 0.08), suit, -1),
@@ -111,7 +133,9 @@ def _local_parts(class_id: int, wiggle: float, pulse: float) -> list[tuple]:
             (ellipse(0.36, -0.01, 0.07, 0.07), (120, 160, 210), -1),
             (ellipse(0.39, -0.02, 0.04, 0.03), (60, 40, 20), -1),
         ]
-    if class_id == 7:  # jellyfish: pink bell and tentacles (drawn upright, not mirrored)
+    if (
+        class_id == 7
+    ):  # jellyfish: pink bell and tentacles (drawn upright, not mirrored)
         s = 1.0 + 0.12 * np.sin(pulse)
         bell = ellipse(0, 0, 0.3 * s, 0.26 / s)
         bell = bell[bell[:, 1] <= 0]
@@ -125,10 +149,22 @@ def _local_parts(class_id: int, wiggle: float, pulse: float) -> list[tuple]:
         flap = 0.9 + 0.1 * np.sin(pulse)
         parts = [
             (_poly((-0.25, 0), (-0.85, 0.05 + w)), (45, 40, 35), 2),
-            (_poly((0.35, 0), (0.0, -0.48 * flap), (-0.27, 0), (0.0, 0.48 * flap)), (55, 45, 35), -1),
+            (
+                _poly((0.35, 0), (0.0, -0.48 * flap), (-0.27, 0), (0.0, 0.48 * flap)),
+                (55, 45, 35),
+                -1,
+            ),
         ]
-        for sx, sy in ((0.1, -0.15), (0.0, 0.2), (-0.1, -0.05), (0.12, 0.08), (-0.05, 0.3)):
-            parts.append((ellipse(sx, sy * flap, 0.03, 0.03, n=10), (235, 235, 235), -1))
+        for sx, sy in (
+            (0.1, -0.15),
+            (0.0, 0.2),
+            (-0.1, -0.05),
+            (0.12, 0.08),
+            (-0.05, 0.3),
+        ):
+            parts.append(
+                (ellipse(sx, sy * flap, 0.03, 0.03, n=10), (235, 235, 235), -1)
+            )
         return parts
     raise ValueError(f"class_id: expected 1..8, got {class_id}")
 
@@ -146,8 +182,15 @@ def object_parts(
     x, y = obj.position(t)
     x, y = x - offset[0], y - offset[1]
     direction = obj.heading(t) if obj.class_id != 7 else 1
-    dx, dy = obj.position(t + 1)[0] - obj.position(t)[0], obj.position(t + 1)[1] - obj.position(t)[1]
-    pitch = 0.0 if obj.class_id == 7 else float(np.clip(0.5 * np.arctan2(dy, abs(dx) + 1e-6), -0.35, 0.35))
+    dx, dy = (
+        obj.position(t + 1)[0] - obj.position(t)[0],
+        obj.position(t + 1)[1] - obj.position(t)[1],
+    )
+    pitch = (
+        0.0
+        if obj.class_id == 7
+        else float(np.clip(0.5 * np.arctan2(dy, abs(dx) + 1e-6), -0.35, 0.35))
+    )
     theta = direction * pitch
     rot = np.array([[np.cos(theta), -np.sin(theta)], [np.sin(theta), np.cos(theta)]])
     pulse = obj.phase + 0.5 * t
@@ -157,7 +200,9 @@ def object_parts(
     for pts, colour, thickness in _local_parts(obj.class_id, wiggle, pulse):
         local = pts * np.array([direction, 1.0]) * obj.length  # (N, 2) pixels, mirrored
         world = local @ rot.T + np.array([x, y])
-        tinted = tuple(int(round((1 - haze) * c + haze * w)) for c, w in zip(colour, water_bgr))
+        tinted = tuple(
+            int(round((1 - haze) * c + haze * w)) for c, w in zip(colour, water_bgr)
+        )
         if thickness > 0:
             thickness = max(1, int(round(thickness * obj.length / 60)))
         parts.append(Part(np.round(world).astype(np.int32), tinted, thickness))

@@ -40,8 +40,9 @@ class CollectionStats:
     problems: list[tuple[str, str]] = field(default_factory=list)
 
 
-def collection_stats(root: str | Path, probe: str = "missing",
-                     check_videos: bool = True) -> CollectionStats:
+def collection_stats(
+    root: str | Path, probe: str = "missing", check_videos: bool = True
+) -> CollectionStats:
     """Walk ``root`` (MVK layout) and compute the paper's statistics. Book: ch09.
 
     ``probe`` is passed to :func:`~mvk_tutorial.mvk.layout.video_info`; with
@@ -51,10 +52,14 @@ def collection_stats(root: str | Path, probe: str = "missing",
     root = Path(root)
     videos_dir = root / "videos"
     if not videos_dir.is_dir():
-        raise FileNotFoundError(f"{videos_dir}: not found; expected the MVK layout "
-                                "<root>/videos/<Site_MonYYYY>/NNNN.mp4")
+        raise FileNotFoundError(
+            f"{videos_dir}: not found; expected the MVK layout "
+            "<root>/videos/<Site_MonYYYY>/NNNN.mp4"
+        )
     rows, problems = [], []
-    for site_dir in sorted(p for p in videos_dir.iterdir() if not p.name.startswith(".")):
+    for site_dir in sorted(
+        p for p in videos_dir.iterdir() if not p.name.startswith(".")
+    ):
         if not site_dir.is_dir():
             problems.append((str(site_dir), "not a folder (expected videos/<site>/)"))
             continue
@@ -63,25 +68,37 @@ def collection_stats(root: str | Path, probe: str = "missing",
         except ValueError as exc:
             problems.append((str(site_dir), str(exc)))
             continue
-        for video in sorted(p for p in site_dir.iterdir() if not p.name.startswith(".")):
+        for video in sorted(
+            p for p in site_dir.iterdir() if not p.name.startswith(".")
+        ):
             if not VIDEO_RE.match(video.name):
                 problems.append((str(video), "expected a video named NNNN.mp4"))
                 continue
-            meta: Path | None = root / "information" / "metadata" / site_dir.name / f"{video.stem}.json"
+            meta: Path | None = (
+                root / "information" / "metadata" / site_dir.name / f"{video.stem}.json"
+            )
             try:
                 read_metadata(meta)
             except (ValueError, OSError) as exc:  # missing or malformed: probe instead
-                problems.append((str(meta), f"{_reason(exc, meta)} (values probed from the mp4)"))
+                problems.append(
+                    (str(meta), f"{_reason(exc, meta)} (values probed from the mp4)")
+                )
                 meta = None
             try:
                 if check_videos:
-                    probe_video(video)  # an empty or corrupt mp4 is a problem even with JSON
+                    probe_video(
+                        video
+                    )  # an empty or corrupt mp4 is a problem even with JSON
                 info = video_info(video, meta, probe=probe if meta else "missing")
             except (ValueError, OSError) as exc:
                 problems.append((str(video), _reason(exc, video)))
                 continue
-            rows.append({**{k: v for k, v in info.__dict__.items() if k != "source"},
-                         "video_path": str(video)})
+            rows.append(
+                {
+                    **{k: v for k, v in info.__dict__.items() if k != "source"},
+                    "video_path": str(video),
+                }
+            )
     videos = pd.DataFrame(rows)
     selected = _count_selected(root, problems)
     return CollectionStats(_summarise(videos, selected), videos, problems)
@@ -90,7 +107,7 @@ def collection_stats(root: str | Path, probe: str = "missing",
 def _reason(exc: Exception, path: Path) -> str:
     """The error message without the leading path (the report prints it already)."""
     msg = str(exc)
-    return msg[len(str(path)) + 2:] if msg.startswith(f"{path}: ") else msg
+    return msg[len(str(path)) + 2 :] if msg.startswith(f"{path}: ") else msg
 
 
 def _count_selected(root: Path, problems: list) -> int:
@@ -103,7 +120,9 @@ def _count_selected(root: Path, problems: list) -> int:
             if FRAME_RE.match(p.name):
                 n += 1
             else:
-                problems.append((str(p), "expected a selected frame named NNNN_KKKKK.jpg"))
+                problems.append(
+                    (str(p), "expected a selected frame named NNNN_KKKKK.jpg")
+                )
     return n
 
 

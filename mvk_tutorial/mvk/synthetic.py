@@ -69,8 +69,6 @@ import uuid
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-import numpy as np
-
 from mvk_tutorial.mvk.labels import (
     CLASSES,
     MANIFEST,
@@ -121,20 +119,36 @@ class MiniConfig:
         if not 1 <= self.sites <= len(SITES):
             raise ValueError(f"sites: expected 1..{len(SITES)}, got {self.sites}")
         if not 1 <= self.videos_per_site <= 9999:
-            raise ValueError(f"videos_per_site: expected 1..9999, got {self.videos_per_site}")
+            raise ValueError(
+                f"videos_per_site: expected 1..9999, got {self.videos_per_site}"
+            )
         if not 1 <= self.min_frames <= self.max_frames <= 99999:
-            raise ValueError(f"frames: expected 1 <= min_frames <= max_frames, got "
-                             f"{self.min_frames}, {self.max_frames}")
+            raise ValueError(
+                f"frames: expected 1 <= min_frames <= max_frames, got "
+                f"{self.min_frames}, {self.max_frames}"
+            )
         if self.height < 32 or self.width < 32 or self.height % 2 or self.width % 2:
-            raise ValueError(f"size: expected even height and width >= 32, got "
-                             f"{self.height}x{self.width}")
+            raise ValueError(
+                f"size: expected even height and width >= 32, got "
+                f"{self.height}x{self.width}"
+            )
         if self.select_every < 1 or self.seed < 0 or not 1 <= self.max_objects <= 9:
-            raise ValueError("select_every >= 1, seed >= 0 and 1 <= max_objects <= 9 expected")
+            raise ValueError(
+                "select_every >= 1, seed >= 0 and 1 <= max_objects <= 9 expected"
+            )
 
 
 PRESETS: dict[str, MiniConfig] = {
-    "test": MiniConfig(sites=2, videos_per_site=2, min_frames=12, max_frames=16,
-                       height=112, width=192, select_every=4, max_objects=3),
+    "test": MiniConfig(
+        sites=2,
+        videos_per_site=2,
+        min_frames=12,
+        max_frames=16,
+        height=112,
+        width=192,
+        select_every=4,
+        max_objects=3,
+    ),
     "book": MiniConfig(),
 }
 
@@ -145,7 +159,9 @@ def default_cache_dir() -> Path:
     return Path(env).expanduser() if env else Path.home() / ".cache" / "mvk_tutorial"
 
 
-def ensure_mvk_mini(preset: str = "book", root: str | os.PathLike | None = None) -> Path:
+def ensure_mvk_mini(
+    preset: str = "book", root: str | os.PathLike | None = None
+) -> Path:
     """Return the folder of the MVK-mini collection ``preset``, generating it if needed.
 
     ``root`` is the parent folder of the cache (default: :func:`default_cache_dir`).
@@ -160,8 +176,10 @@ def ensure_mvk_mini(preset: str = "book", root: str | os.PathLike | None = None)
     if (final / MANIFEST).is_file():
         return final
     if final.exists():
-        raise ValueError(f"{final}: exists but has no {MANIFEST}; it is not a finished "
-                         "MVK-mini collection (remove it and call again)")
+        raise ValueError(
+            f"{final}: exists but has no {MANIFEST}; it is not a finished "
+            "MVK-mini collection (remove it and call again)"
+        )
     return generate_mvk_mini(final, PRESETS[preset], preset=preset, exist_ok=True)
 
 
@@ -193,14 +211,20 @@ def generate_mvk_mini(
     tmp = out.parent / f".{out.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}"
     try:
         write_collection(tmp, config, progress=progress)
-        manifest = {"preset": preset, "generator_version": GENERATOR_VERSION,
-                    "config": asdict(config), "classes": list(CLASSES)}
+        manifest = {
+            "preset": preset,
+            "generator_version": GENERATOR_VERSION,
+            "config": asdict(config),
+            "classes": list(CLASSES),
+        }
         manifest.update(json.loads((tmp / MANIFEST).read_text(encoding="utf-8")))
         (tmp / MANIFEST).write_text(json.dumps(manifest, indent=1), encoding="utf-8")
         try:
             os.rename(tmp, out)
         except OSError:
-            if exist_ok and (out / MANIFEST).is_file():  # another process finished first
+            if (
+                exist_ok and (out / MANIFEST).is_file()
+            ):  # another process finished first
                 shutil.rmtree(tmp, ignore_errors=True)
                 return out
             raise
@@ -213,9 +237,9 @@ def generate_mvk_mini(
 __all__ = [
     "CLASSES",
     "GENERATOR_VERSION",
-    "MiniConfig",
     "PRESETS",
     "SITES",
+    "MiniConfig",
     "default_cache_dir",
     "ensure_mvk_mini",
     "generate_mvk_mini",

@@ -10,7 +10,6 @@ Book: ch09 "The Marine Video Kit dataset" (section "MVK-mini, a procedural world
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import cv2
@@ -30,7 +29,20 @@ from mvk_tutorial.mvk.render import noise_bank, render_background, render_frame
 from mvk_tutorial.mvk.scene import CLASSES, WATER_CASTS, Scene, sample_scene
 
 JPEG_QUALITY = 90
-MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+MONTHS = (
+    "Jan",
+    "Feb",
+    "Mar",
+    "Apr",
+    "May",
+    "Jun",
+    "Jul",
+    "Aug",
+    "Sep",
+    "Oct",
+    "Nov",
+    "Dec",
+)
 
 
 def site_date(site: str) -> str:
@@ -57,15 +69,25 @@ def make_scene(config, site_index: int, video_index: int) -> tuple[Scene, str]:
     cast = list(WATER_CASTS)[site_index % len(WATER_CASTS)]
     main = 1 + (7 * site_index + video_index) % (len(CLASSES) - 1)  # balanced per site
     for _ in range(50):
-        scene = sample_scene(rng, config.height, config.width, num_frames, config.fps,
-                             config.max_objects, start_inside=split == "val", cast=cast,
-                             main_class=main)
+        scene = sample_scene(
+            rng,
+            config.height,
+            config.width,
+            num_frames,
+            config.fps,
+            config.max_objects,
+            start_inside=split == "val",
+            cast=cast,
+            main_class=main,
+        )
         if split == "train":
             return scene, split
         first = render_frame(scene, 0, effects=False)
         if len(visible_objects(scene, first.instance_ids)) == len(scene.objects):
             return scene, split
-    raise RuntimeError("could not sample a val scene with every object visible in frame 0")
+    raise RuntimeError(
+        "could not sample a val scene with every object visible in frame 0"
+    )
 
 
 def _imwrite(path: Path, img: np.ndarray, params: list[int] | None = None) -> None:
@@ -73,14 +95,8 @@ def _imwrite(path: Path, img: np.ndarray, params: list[int] | None = None) -> No
         raise OSError(f"{path}: OpenCV could not write the image")
 
 
-def write_video(root: Path, config, site_index: int, video_index: int, camera: str) -> dict:
-    """Render and write one video with all its derived files; return its table rows."""
-    from mvk_tutorial.mvk.synthetic import SITES
-
-    site = SITES[site_index][0]
-    video = f"{video_index + 1:04d}"
-    seq = f"{site}_{video}"
-    scene, split = make_scene(config, site_index, video_index)
+def _video_dirs(root: Path, site: str, seq: str) -> dict[str, Path]:
+    """The folders one video writes into (created)."""
     dirs = {
         "video": root / "videos" / site,
         "meta": root / "information" / "metadata" / site,
@@ -92,66 +108,144 @@ def write_video(root: Path, config, site_index: int, video_index: int, camera: s
     }
     for d in dirs.values():
         d.mkdir(parents=True, exist_ok=True)
-    mp4 = dirs["video"] / f"{video}.mp4"
-    writer = cv2.VideoWriter(str(mp4), cv2.VideoWriter_fourcc(*"mp4v"), config.fps,
-                             (config.width, config.height))
+    return dirs
+
+
+def _open_mp4(path: Path, config) -> cv2.VideoWriter:
+    size = (config.width, config.height)
+    writer = cv2.VideoWriter(
+        str(path), cv2.VideoWriter_fourcc(*"mp4v"), config.fps, size
+    )
     if not writer.isOpened():
-        raise OSError(f"{mp4}: OpenCV could not open an mp4v video writer")
+        raise OSError(f"{path}: OpenCV could not open an mp4v video writer")
+    return writer
+
+
+def _label_row(ids: dict, root: Path, dirs: dict, t: int, labels: dict) -> dict:
+    """One row of ``frame_labels.csv`` (without the captions)."""
+    name = f"{t:05d}"
+    row = {
+        **ids,
+        "frame_index": t,
+        "selected": False,
+        "frame_path": f"{dirs['jpg'].relative_to(root).as_posix()}/{name}.jpg",
+        "annotation_path": f"{dirs['ann'].relative_to(root).as_posix()}/{name}.png",
+        "semantic_path": f"{dirs['sem'].relative_to(root).as_posix()}/{name}.png",
+        "main_class": labels["main_class"],
+        "main_class_id": CLASSES.index(labels["main_class"]),
+        "present": ";".join(labels["present"]),
+        "num_visible": labels["num_visible"],
+    }
+    row.update({f"px_{c.replace(' ', '_')}": n for c, n in labels["pixels"].items()})
+    return row
+
+
+def _metadata(
+    scene: Scene, config, ids: dict, camera: str, seen: dict, selected: list
+) -> dict:
+    """The per-video metadata JSON (fields listed in ``synthetic``'s docstring)."""
+    site = ids["site"]
+    present = sorted(
+        {CLASSES[o.class_id] for o in scene.objects if seen[o.obj_id]},
+        key=CLASSES.index,
+    )
+    return {
+        "site": site,
+        "location": site.rsplit("_", 1)[0],
+        "date": site_date(site),
+        "video": ids["video"],
+        "duration": round(scene.num_frames / config.fps, 3),
+        "fps": config.fps,
+        "num_frames": scene.num_frames,
+        "width": config.width,
+        "height": config.height,
+        "camera": camera,
+        "classes": present,
+        "selected_frames": selected,
+        "split": ids["split"],
+        "background": scene.background,
+        "water": scene.cast,
+    }
+
+
+def _object_rows(scene: Scene, seq: str, seen: dict) -> tuple[list[dict], dict]:
+    """Rows of ``objects.csv`` and the YouTube-VOS ``meta.json`` entry of one video."""
+    rows = [
+        {
+            "seq": seq,
+            "obj_id": o.obj_id,
+            "class_name": CLASSES[o.class_id],
+            "class_id": o.class_id,
+            "first_frame": seen[o.obj_id][0] if seen[o.obj_id] else -1,
+            "last_frame": seen[o.obj_id][-1] if seen[o.obj_id] else -1,
+            "depth": round(o.depth, 4),
+        }
+        for o in scene.objects
+    ]
+    vos = {
+        str(o.obj_id): {
+            "category": CLASSES[o.class_id],
+            "frames": [f"{t:05d}" for t in seen[o.obj_id]],
+        }
+        for o in scene.objects
+        if seen[o.obj_id]
+    }
+    return rows, {"objects": vos}
+
+
+def write_video(
+    root: Path, config, site_index: int, video_index: int, camera: str
+) -> dict:
+    """Render and write one video with all its derived files; return its table rows."""
+    from mvk_tutorial.mvk.synthetic import SITES
+
+    scene, split = make_scene(config, site_index, video_index)
+    site, video = SITES[site_index][0], f"{video_index + 1:04d}"
+    ids = {"site": site, "video": video, "seq": f"{site}_{video}", "split": split}
+    dirs = _video_dirs(root, site, ids["seq"])
+    writer = _open_mp4(dirs["video"] / f"{video}.mp4", config)
     background, noise = render_background(scene), noise_bank(scene)
     frames, captions, seen = [], [], {o.obj_id: [] for o in scene.objects}
     selected = list(range(0, scene.num_frames, config.select_every))
     jpeg = [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY]
     for t in range(scene.num_frames):
         fr = render_frame(scene, t, background, noise)
-        name = f"{t:05d}"
         writer.write(fr.bgr)
-        _imwrite(dirs["jpg"] / f"{name}.jpg", fr.bgr, jpeg)
-        write_palette_png(dirs["ann"] / f"{name}.png", fr.instance_ids)
-        _imwrite(dirs["sem"] / f"{name}.png", fr.class_ids)
+        _imwrite(dirs["jpg"] / f"{t:05d}.jpg", fr.bgr, jpeg)
+        write_palette_png(dirs["ann"] / f"{t:05d}.png", fr.instance_ids)
+        _imwrite(dirs["sem"] / f"{t:05d}.png", fr.class_ids)
         visible = visible_objects(scene, fr.instance_ids)
         for v in visible:
             seen[v.obj_id].append(t)
-        labels = frame_labels(scene, fr.instance_ids, visible)
         caps = frame_captions(scene, fr.instance_ids, t, visible)
-        rel = lambda d, ext: f"{d.relative_to(root).as_posix()}/{name}.{ext}"  # noqa: E731
-        row = {"site": site, "video": video, "seq": seq, "split": split, "frame_index": t,
-               "selected": t in selected, "frame_path": rel(dirs["jpg"], "jpg"),
-               "annotation_path": rel(dirs["ann"], "png"), "semantic_path": rel(dirs["sem"], "png"),
-               "main_class": labels["main_class"],
-               "main_class_id": CLASSES.index(labels["main_class"]),
-               "present": ";".join(labels["present"]), "num_visible": labels["num_visible"]}
-        row.update({f"px_{c.replace(' ', '_')}": n for c, n in labels["pixels"].items()})
-        row.update(caps)
-        frames.append(row)
+        labels = frame_labels(scene, fr.instance_ids, visible)
+        frames.append({**_label_row(ids, root, dirs, t, labels), **caps})
         if t in selected:
+            frames[-1]["selected"] = True
             sel = dirs["sel"] / f"{video}_{t:05d}.jpg"
             _imwrite(sel, fr.bgr, jpeg)
-            captions.append({"site": site, "video": video, "seq": seq, "split": split,
-                             "frame_index": t, "frame_path": sel.relative_to(root).as_posix(),
-                             **caps})
+            rel = sel.relative_to(root).as_posix()
+            captions.append({**ids, "frame_index": t, "frame_path": rel, **caps})
             if t == selected[len(selected) // 2]:
-                th = int(round(config.thumb_width * config.height / config.width))
-                thumb = cv2.resize(fr.bgr, (config.thumb_width, th), interpolation=cv2.INTER_AREA)
+                th = round(config.thumb_width * config.height / config.width)
+                thumb = cv2.resize(
+                    fr.bgr, (config.thumb_width, th), interpolation=cv2.INTER_AREA
+                )
                 _imwrite(dirs["thumb"] / f"{video}.jpg", thumb, jpeg)
     writer.release()
-    objects = [{"seq": seq, "obj_id": o.obj_id, "class_name": CLASSES[o.class_id],
-                "class_id": o.class_id, "first_frame": seen[o.obj_id][0] if seen[o.obj_id] else -1,
-                "last_frame": seen[o.obj_id][-1] if seen[o.obj_id] else -1,
-                "depth": round(o.depth, 4)} for o in scene.objects]
-    present = sorted({CLASSES[o.class_id] for o in scene.objects if seen[o.obj_id]},
-                     key=CLASSES.index)
-    meta = {"site": site, "location": site.rsplit("_", 1)[0], "date": site_date(site),
-            "video": video, "duration": round(scene.num_frames / config.fps, 3),
-            "fps": config.fps, "num_frames": scene.num_frames, "width": config.width,
-            "height": config.height, "camera": camera, "classes": present,
-            "selected_frames": selected, "split": split, "background": scene.background,
-            "water": scene.cast}
-    (dirs["meta"] / f"{video}.json").write_text(json.dumps(meta, indent=1), encoding="utf-8")
-    vos = {"objects": {str(o.obj_id): {"category": CLASSES[o.class_id],
-                                       "frames": [f"{t:05d}" for t in seen[o.obj_id]]}
-                       for o in scene.objects if seen[o.obj_id]}}
-    return {"frames": frames, "captions": captions, "objects": objects, "seq": seq,
-            "split": split, "vos": vos}
+    meta = _metadata(scene, config, ids, camera, seen, selected)
+    (dirs["meta"] / f"{video}.json").write_text(
+        json.dumps(meta, indent=1), encoding="utf-8"
+    )
+    objects, vos = _object_rows(scene, ids["seq"], seen)
+    return {
+        "frames": frames,
+        "captions": captions,
+        "objects": objects,
+        "seq": ids["seq"],
+        "split": split,
+        "vos": vos,
+    }
 
 
 def write_collection(root: Path, config, progress: bool = True) -> None:
@@ -168,16 +262,24 @@ def write_collection(root: Path, config, progress: bool = True) -> None:
     (root / "labels").mkdir(exist_ok=True)
     frames.to_csv(root / FRAME_LABELS_CSV, index=False)
     pd.DataFrame([r for res in results for r in res["captions"]]).to_csv(
-        root / CAPTIONS_CSV, index=False)
+        root / CAPTIONS_CSV, index=False
+    )
     pd.DataFrame([r for res in results for r in res["objects"]]).to_csv(
-        root / OBJECTS_CSV, index=False)
+        root / OBJECTS_CSV, index=False
+    )
     sets = root / "DAVIS" / "ImageSets" / "2017"
     sets.mkdir(parents=True, exist_ok=True)
     for split in ("train", "val"):
         names = [r["seq"] for r in results if r["split"] == split]
-        (sets / f"{split}.txt").write_text("".join(f"{n}\n" for n in names), encoding="utf-8")
+        (sets / f"{split}.txt").write_text(
+            "".join(f"{n}\n" for n in names), encoding="utf-8"
+        )
     meta = {"videos": {r["seq"]: r["vos"] for r in results}}
     (root / "DAVIS" / "meta.json").write_text(json.dumps(meta), encoding="utf-8")
-    counts = {"videos": len(results), "frames": len(frames),
-              "selected_frames": int(frames["selected"].sum()), "sites": config.sites}
+    counts = {
+        "videos": len(results),
+        "frames": len(frames),
+        "selected_frames": int(frames["selected"].sum()),
+        "sites": config.sites,
+    }
     (root / MANIFEST).write_text(json.dumps({"counts": counts}), encoding="utf-8")

@@ -35,4 +35,6 @@ def test_fixed_rate_check(capsys):
     fixed_rate(select_fixed_rate)
     assert "PASSED fixed_rate: 5/5 cases" in capsys.readouterr().out
     with pytest.raises(AssertionError, match="fixed_rate"):
-        fixed_rate(lambda n, fps, every: list(range(0, n, int(fps * every))))  # truncates
+        fixed_rate(
+            lambda n, fps, every: list(range(0, n, int(fps * every)))
+        )  # truncates

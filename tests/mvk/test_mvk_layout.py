@@ -30,8 +30,16 @@ from mvk_tutorial.mvk.layout import (
 from mvk_tutorial.mvk.stats import collection_stats, word_share
 from mvk_tutorial.mvk.synthetic import MiniConfig, generate_mvk_mini, load_captions
 
-TINY = MiniConfig(sites=2, videos_per_site=2, min_frames=6, max_frames=8, height=64,
-                  width=96, select_every=3, max_objects=2)
+TINY = MiniConfig(
+    sites=2,
+    videos_per_site=2,
+    min_frames=6,
+    max_frames=8,
+    height=64,
+    width=96,
+    select_every=3,
+    max_objects=2,
+)
 
 
 def write_mp4(path: Path, frames: list[np.ndarray], fps: float = 10.0) -> Path:
@@ -47,7 +55,10 @@ def write_mp4(path: Path, frames: list[np.ndarray], fps: float = 10.0) -> Path:
 def solid(colour, n, h=48, w=64, seed=0):
     rng = np.random.default_rng(seed)
     base = np.zeros((h, w, 3), np.int16) + np.array(colour, np.int16)
-    return [np.clip(base + rng.integers(-3, 4, (h, w, 3)), 0, 255).astype(np.uint8) for _ in range(n)]
+    return [
+        np.clip(base + rng.integers(-3, 4, (h, w, 3)), 0, 255).astype(np.uint8)
+        for _ in range(n)
+    ]
 
 
 def test_parse_site_name():
@@ -60,11 +71,25 @@ def test_parse_site_name():
 
 def test_read_metadata_is_defensive(tmp_path):
     p = tmp_path / "0001.json"
-    p.write_text(json.dumps({"frame_rate": "29.97", "resolution": "1920x1080",
-                             "camera_model": "GoPro", "duration": "abc", "gps": [1, 2]}))
+    p.write_text(
+        json.dumps(
+            {
+                "frame_rate": "29.97",
+                "resolution": "1920x1080",
+                "camera_model": "GoPro",
+                "duration": "abc",
+                "gps": [1, 2],
+            }
+        )
+    )
     m = read_metadata(p)
-    assert m["fps"] == pytest.approx(29.97) and (m["width"], m["height"]) == (1920, 1080)
-    assert m["camera"] == "GoPro" and "duration" not in m and m["extra"] == {"gps": [1, 2]}
+    assert m["fps"] == pytest.approx(29.97) and (m["width"], m["height"]) == (
+        1920,
+        1080,
+    )
+    assert (
+        m["camera"] == "GoPro" and "duration" not in m and m["extra"] == {"gps": [1, 2]}
+    )
     p.write_text("{}")
     assert read_metadata(p) == {"extra": {}}
     p.write_text('{"fps": 30,')
@@ -78,7 +103,9 @@ def test_read_metadata_is_defensive(tmp_path):
 
 
 def test_probe_video_and_bad_files(tmp_path):
-    p = write_mp4(tmp_path / "Lanai_Jul2022" / "0001.mp4", solid((200, 0, 0), 12), fps=10)
+    p = write_mp4(
+        tmp_path / "Lanai_Jul2022" / "0001.mp4", solid((200, 0, 0), 12), fps=10
+    )
     info = probe_video(p)
     assert (info["num_frames"], info["width"], info["height"]) == (12, 64, 48)
     assert info["fps"] == pytest.approx(10) and info["duration"] == pytest.approx(1.2)
@@ -91,7 +118,9 @@ def test_probe_video_and_bad_files(tmp_path):
     with pytest.raises(ValueError, match=r"corrupt\.mp4: not an mp4"):
         probe_video(corrupt)
     truncated = tmp_path / "truncated.mp4"
-    truncated.write_bytes(p.read_bytes()[: p.stat().st_size // 2])  # cut short: no index
+    truncated.write_bytes(
+        p.read_bytes()[: p.stat().st_size // 2]
+    )  # cut short: no index
     with pytest.raises(ValueError, match=r"truncated\.mp4: OpenCV cannot decode"):
         probe_video(truncated)
     with pytest.raises(FileNotFoundError, match="nope.mp4"):
@@ -119,8 +148,10 @@ def test_listing_readers_on_mvk_mini(mini_root, tmp_path):
     videos = list_videos(mini_root)
     assert len(videos) == 4 and videos["has_metadata"].all()
     frames = list_selected_frames(mini_root)
-    expected = sum(len(json.loads(Path(m).read_text())["selected_frames"])
-                   for m in videos["metadata_path"])
+    expected = sum(
+        len(json.loads(Path(m).read_text())["selected_frames"])
+        for m in videos["metadata_path"]
+    )
     assert len(frames) == expected == len(load_captions(mini_root))
     copy = tmp_path / "c"
     shutil.copytree(mini_root / "videos", copy / "videos")
@@ -133,7 +164,12 @@ def test_listing_readers_on_mvk_mini(mini_root, tmp_path):
 
 
 def test_fixed_rate_matches_nearest_timestamps():
-    for num_frames, fps, every in ((95, 30.0, 1.0), (300, 29.97, 1.0), (50, 24.0, 0.5), (7, 10, 1)):
+    for num_frames, fps, every in (
+        (95, 30.0, 1.0),
+        (300, 29.97, 1.0),
+        (50, 24.0, 0.5),
+        (7, 10, 1),
+    ):
         expected = []
         k = 0
         while True:  # brute force: the frame whose timestamp is nearest to k * every
@@ -148,7 +184,11 @@ def test_fixed_rate_matches_nearest_timestamps():
 
 
 def test_scene_changes_found_at_cuts(tmp_path):
-    frames = solid((200, 50, 0), 10) + solid((0, 40, 220), 10, seed=1) + solid((20, 200, 20), 3, seed=2)
+    frames = (
+        solid((200, 50, 0), 10)
+        + solid((0, 40, 220), 10, seed=1)
+        + solid((20, 200, 20), 3, seed=2)
+    )
     assert select_scene_changes(frames) == [0, 10, 20]
     assert select_scene_changes(frames, min_gap=11) == [0, 20]
     p = write_mp4(tmp_path / "Oahu_Jul2022" / "0001.mp4", frames, fps=10)
@@ -164,14 +204,21 @@ def test_scene_changes_found_at_cuts(tmp_path):
 def test_word_share_counts_each_word_once_per_caption():
     share = word_share(["a fish.", "A reef with fish fish", "the reef"])
     assert share["a"] == pytest.approx(2 / 3) and share["fish"] == pytest.approx(2 / 3)
-    assert share["the"] == pytest.approx(1 / 3) and share.index[0] in {"a", "fish", "reef"}
+    assert share["the"] == pytest.approx(1 / 3) and share.index[0] in {
+        "a",
+        "fish",
+        "reef",
+    }
     assert list(share.values) == sorted(share.values, reverse=True) and share.max() <= 1
 
 
 def test_stats_on_mvk_mini_and_bad_files(tmp_path):
     root = generate_mvk_mini(tmp_path / "mini", TINY, progress=False)
     stats = collection_stats(root)
-    metas = [json.loads(p.read_text()) for p in sorted((root / "information/metadata").rglob("*.json"))]
+    metas = [
+        json.loads(p.read_text())
+        for p in sorted((root / "information/metadata").rglob("*.json"))
+    ]
     durations = np.array([m["num_frames"] / m["fps"] for m in metas])
     s = stats.summary
     assert s["videos"] == 4 and s["dive_sites"] == 2 and not stats.problems
@@ -189,13 +236,35 @@ def test_stats_on_mvk_mini_and_bad_files(tmp_path):
     assert "empty" in bad["0007.mp4"] and "not an mp4" in bad["0008.mp4"]
     assert "malformed JSON" in bad["0001.json"] and "not found" in bad["0002.json"]
     assert "<Site>_<MonYYYY>" in bad["bad folder"]
-    assert stats.summary["videos"] == 4  # the two readable videos with bad JSON are probed
+    assert (
+        stats.summary["videos"] == 4
+    )  # the two readable videos with bad JSON are probed
 
 
 def test_cli_synth_and_stats(tmp_path, capsys):
     out = tmp_path / "cli"
-    assert main(["data", "synth", "--out", str(out), "--preset", "test", "--sites", "1",
-                 "--videos-per-site", "2", "--seed", "3", "--frames", "4", "5"]) == 0
+    assert (
+        main(
+            [
+                "data",
+                "synth",
+                "--out",
+                str(out),
+                "--preset",
+                "test",
+                "--sites",
+                "1",
+                "--videos-per-site",
+                "2",
+                "--seed",
+                "3",
+                "--frames",
+                "4",
+                "5",
+            ]
+        )
+        == 0
+    )
     assert sorted(p.name for p in (out / "videos").iterdir()) == ["Lanai_Jul2022"]
     assert main(["data", "stats", str(out)]) == 0
     assert "videos: 2" in capsys.readouterr().out

@@ -24,7 +24,9 @@ FIXTURES = REPO.parent / "shared" / "fixtures"
 
 
 def _script(name: str):
-    spec = importlib.util.spec_from_file_location(name, REPO / "data_scripts" / f"{name}.py")
+    spec = importlib.util.spec_from_file_location(
+        name, REPO / "data_scripts" / f"{name}.py"
+    )
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
     return mod
@@ -51,14 +53,19 @@ def test_download_file_url_resume_and_checksum(tmp_path):
     assert not bad.exists() and not (tmp_path / "bad.bin.part").exists()
     with pytest.raises(ValueError, match="url"):
         download("ftp://example.org/x", tmp_path / "x", progress=False)
-    assert _script("download").main([src.as_uri(), str(tmp_path / "c.bin"), "--sha256", digest]) == 0
+    assert (
+        _script("download").main(
+            [src.as_uri(), str(tmp_path / "c.bin"), "--sha256", digest]
+        )
+        == 0
+    )
 
 
 class _RangeHandler(http.server.BaseHTTPRequestHandler):
     data = b""
     ranges: list = []
 
-    def do_GET(self):  # noqa: N802 (http.server API)
+    def do_GET(self):
         start = 0
         rng = self.headers.get("Range")
         self.ranges.append(rng)
@@ -157,3 +164,35 @@ def test_check_davis_on_official_fixture():
     if not root.is_dir():
         pytest.skip(f"shared fixtures not found at {root}")
     assert check_davis(root) == []
+
+
+def test_make_mvk_mini_script(tmp_path):
+    import subprocess
+    import sys
+
+    out = tmp_path / "mini"
+    cmd = [
+        sys.executable,
+        str(REPO / "data_scripts" / "make_mvk_mini.py"),
+        "--out",
+        str(out),
+        "--preset",
+        "test",
+        "--sites",
+        "1",
+        "--videos-per-site",
+        "1",
+    ]
+    done = subprocess.run(
+        cmd,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**__import__("os").environ, "TQDM_DISABLE": "1"},
+    )
+    assert done.returncode == 0, done.stderr
+    assert (out / "mvk_mini.json").is_file() and (
+        out / "videos/Lanai_Jul2022/0001.mp4"
+    ).is_file()
+    again = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    assert again.returncode == 2 and "already exists" in again.stderr

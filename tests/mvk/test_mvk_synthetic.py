@@ -15,7 +15,12 @@ from PIL import Image
 from mvk_tutorial.mvk import synthetic, writer
 from mvk_tutorial.mvk.captions import NUMBER_WORDS
 from mvk_tutorial.mvk.labels import davis_palette
-from mvk_tutorial.mvk.render import draw_objects, object_mask, render_background, render_frame
+from mvk_tutorial.mvk.render import (
+    draw_objects,
+    object_mask,
+    render_background,
+    render_frame,
+)
 from mvk_tutorial.mvk.scene import ANIMALS, BACKGROUNDS, CLASSES, sample_scene
 from mvk_tutorial.mvk.synthetic import (
     MiniConfig,
@@ -27,21 +32,33 @@ from mvk_tutorial.mvk.synthetic import (
     read_mask,
 )
 
-TINY = MiniConfig(sites=2, videos_per_site=2, min_frames=5, max_frames=7, height=64,
-                  width=96, select_every=3, max_objects=3)
+TINY = MiniConfig(
+    sites=2,
+    videos_per_site=2,
+    min_frames=5,
+    max_frames=7,
+    height=64,
+    width=96,
+    select_every=3,
+    max_objects=3,
+)
 
 
 def _digest(root: Path) -> dict[str, str]:
     """sha256 of every file except the videos (mp4 containers are compared decoded)."""
-    return {p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(root.rglob("*")) if p.is_file() and p.suffix != ".mp4"}
+    return {
+        p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(root.rglob("*"))
+        if p.is_file() and p.suffix != ".mp4"
+    }
 
 
 def test_same_seed_same_collection_other_seed_differs(tmp_path):
     a = generate_mvk_mini(tmp_path / "a", TINY, progress=False)
     b = generate_mvk_mini(tmp_path / "b", TINY, progress=False)
-    c = generate_mvk_mini(tmp_path / "c", MiniConfig(**{**TINY.__dict__, "seed": 1}),
-                          progress=False)
+    c = generate_mvk_mini(
+        tmp_path / "c", MiniConfig(**{**TINY.__dict__, "seed": 1}), progress=False
+    )
     da, db, dc = _digest(a), _digest(b), _digest(c)
     assert da == db
     assert da != dc
@@ -57,11 +74,17 @@ def test_layout_files_and_names(mini_root):
     sites = sorted(p.name for p in (root / "videos").iterdir())
     assert len(sites) == cfg.sites
     for site in sites:
-        assert re.fullmatch(r"[A-Za-z0-9]+_(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)\d{4}", site)
+        assert re.fullmatch(
+            r"[A-Za-z0-9]+_(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)\d{4}", site
+        )
         videos = sorted((root / "videos" / site).glob("*.mp4"))
-        assert [v.name for v in videos] == [f"{i:04d}.mp4" for i in range(1, cfg.videos_per_site + 1)]
+        assert [v.name for v in videos] == [
+            f"{i:04d}.mp4" for i in range(1, cfg.videos_per_site + 1)
+        ]
         for v in videos:
-            meta = json.loads((root / "information/metadata" / site / f"{v.stem}.json").read_text())
+            meta = json.loads(
+                (root / "information/metadata" / site / f"{v.stem}.json").read_text()
+            )
             assert meta["site"] == site and meta["video"] == v.stem
             assert (root / "information/thumbnails" / site / f"{v.stem}.jpg").is_file()
             cap = cv2.VideoCapture(str(v))
@@ -75,8 +98,15 @@ def test_layout_files_and_names(mini_root):
             assert n == meta["num_frames"]
             assert abs(meta["duration"] - n / meta["fps"]) < 1e-3
             for k in meta["selected_frames"]:
-                assert (root / "information/selected_frames" / site / f"{v.stem}_{k:05d}.jpg").is_file()
-            jpgs = sorted((root / "DAVIS/JPEGImages/480p" / f"{site}_{v.stem}").glob("*.jpg"))
+                assert (
+                    root
+                    / "information/selected_frames"
+                    / site
+                    / f"{v.stem}_{k:05d}.jpg"
+                ).is_file()
+            jpgs = sorted(
+                (root / "DAVIS/JPEGImages/480p" / f"{site}_{v.stem}").glob("*.jpg")
+            )
             assert [p.name for p in jpgs] == [f"{t:05d}.jpg" for t in range(n)]
 
 
@@ -130,11 +160,14 @@ def test_masks_are_exactly_the_drawn_pixels_after_occlusion():
         bg = render_background(scene)
         for t in (0, 5, 9):
             frame = render_frame(scene, t, bg, effects=False)
-            empty = render_frame(type(scene)(**{**scene.__dict__, "objects": []}), t, bg,
-                                 effects=False)
+            empty = render_frame(
+                type(scene)(**{**scene.__dict__, "objects": []}), t, bg, effects=False
+            )
             changed = np.any(frame.bgr != empty.bgr, axis=2)
             agree = np.mean(changed == (frame.instance_ids > 0))
-            assert agree > 0.995, agree  # an object pixel may equal the seabed by chance
+            assert agree > 0.995, (
+                agree
+            )  # an object pixel may equal the seabed by chance
             assert not np.any(changed & (frame.instance_ids == 0))
             # Painter's algorithm from each object's own silhouette, far to near.
             expected = np.zeros_like(frame.instance_ids)
@@ -160,9 +193,21 @@ def test_captions_describe_the_visible_objects(mini_root):
     objects = load_objects(mini_root)
     automatic_words = {"fish", "diver", "shark", "turtle", "jellyfish", "reef", "ocean"}
     for _, row in caps.iterrows():
-        inst = read_mask(mini_root / "DAVIS/Annotations/480p" / row["seq"] / f"{row['frame_index']:05d}.png")
+        inst = read_mask(
+            mini_root
+            / "DAVIS/Annotations/480p"
+            / row["seq"]
+            / f"{row['frame_index']:05d}.png"
+        )
         counts = _visible_counts(inst, objects[objects["seq"] == row["seq"]])
-        meta = json.loads((mini_root / "information/metadata" / row["site"] / f"{row['video']}.json").read_text())
+        meta = json.loads(
+            (
+                mini_root
+                / "information/metadata"
+                / row["site"]
+                / f"{row['video']}.json"
+            ).read_text()
+        )
         expert = row["expert"].lower()
         for animal in ANIMALS:
             n = counts.get(animal.name, 0)
@@ -173,15 +218,24 @@ def test_captions_describe_the_visible_objects(mini_root):
             else:
                 assert f" {animal.colour} {animal.name}" not in expert
         assert BACKGROUNDS[meta["background"]] in expert and meta["water"] in expert
-        assert row["automatic"].endswith(".") and set(row["automatic"][:-1].split()) & automatic_words
-        assert not any(ch.isdigit() for ch in row["novice"]) and len(row["novice"].split()) <= 10
+        assert (
+            row["automatic"].endswith(".")
+            and set(row["automatic"][:-1].split()) & automatic_words
+        )
+        assert (
+            not any(ch.isdigit() for ch in row["novice"])
+            and len(row["novice"].split()) <= 10
+        )
         assert not any(w in row["novice"] for w in NUMBER_WORDS[2:])
 
 
 def test_ensure_reuses_cache_and_rejects_bad_preset(mini_root):
     before = (mini_root / "mvk_mini.json").stat().st_mtime_ns
     again = ensure_mvk_mini("test", root=mini_root.parent)
-    assert again == mini_root and (mini_root / "mvk_mini.json").stat().st_mtime_ns == before
+    assert (
+        again == mini_root
+        and (mini_root / "mvk_mini.json").stat().st_mtime_ns == before
+    )
     with pytest.raises(ValueError, match="preset"):
         ensure_mvk_mini("huge", root=mini_root.parent)
 
