@@ -23,13 +23,14 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import platform
 import sys
 import time
 
 import torch
-import torch.nn as nn
 import torch.nn.functional as F
+from torch import nn
 from torch.nn.attention import SDPBackend, sdpa_kernel
 
 from mvk_tutorial.attention import MultiHeadAttention, attention_flops
@@ -55,6 +56,7 @@ def _sdpa_fn(backend: str | None):
         ctx = sdpa_kernel(BACKENDS[backend]) if backend else contextlib.nullcontext()
         with ctx:
             return F.scaled_dot_product_attention(q, k, v)
+
     return run
 
 
@@ -74,43 +76,80 @@ def available_backends(device, dtype) -> list[str]:
 @contextlib.contextmanager
 def _quiet():
     import warnings
+
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         yield
 
 
+def _time_length(n: int, impls, args, device, dtype) -> list[dict]:
+    """All implementations at one sequence length n."""
+    B, h, d = args.batch, args.heads, args.head_dim
+    q, k, v = (torch.randn(B, h, n, d, device=device, dtype=dtype) for _ in range(3))
+    flops = B * h * attention_flops(n, n, d)
+    scores_gb = 3 * B * h * n * n * q.element_size() / 1e9  # scores, exp, weights
+    slow = n >= args.big
+    rows = []
+    for impl, backend in impls:
+        name = (
+            "from scratch" if impl == "scratch" else f"F.sdpa [{backend or 'default'}]"
+        )
+        row = {
+            "n": n,
+            "impl": name,
+            "time_ms": "",
+            "best_ms": "",
+            "peak_mem_MB": "",
+            "GFLOP": round(flops / 1e9, 3),
+            "GFLOP/s": "",
+            "note": "",
+        }
+        if (impl == "scratch" or backend == "math") and scores_gb > args.max_gb:
+            row["note"] = (
+                f"skipped: n x n matrices need ~{scores_gb:.1f} GB > {args.max_gb} GB"
+            )
+            rows.append(row)
+            continue
+        if impl == "scratch":
+
+            def fn():
+                return scratch_sdpa(q, k, v)
+        else:
+            fn = functools.partial(_sdpa_fn(backend), q, k, v)
+        with torch.inference_mode(), _quiet():
+            r = benchmark(
+                fn,
+                name=name,
+                device=device,
+                warmup=0 if slow else 1,
+                repeat=1 if slow else args.repeat,
+            )
+        row.update(
+            time_ms=round(r.median_s * 1e3, 3),
+            best_ms=round(r.min_s * 1e3, 3),
+            peak_mem_MB=round((r.peak_mem_bytes or 0) / 2**20, 1),
+            **{"GFLOP/s": round(flops / r.min_s / 1e9, 2)},
+        )
+        rows.append(row)
+        print(f"  n={n:>6} {name:<22} {row['time_ms']:>10} ms", file=sys.stderr)
+    return rows
+
+
 def time_attention(args, device, dtype) -> list[dict]:
     backends = available_backends(device, dtype)
-    impls = [("scratch", None)] + [("sdpa", None)] + [("sdpa", b) for b in backends]
-    B, h, d = args.batch, args.heads, args.head_dim
+    impls = [("scratch", None), ("sdpa", None)] + [("sdpa", b) for b in backends]
     rows = []
     for n in args.lengths:
-        q, k, v = (torch.randn(B, h, n, d, device=device, dtype=dtype) for _ in range(3))
-        flops = B * h * attention_flops(n, n, d)
-        scores_gb = 3 * B * h * n * n * q.element_size() / 1e9  # scores, exp, weights
-        slow = n >= args.big
-        for impl, backend in impls:
-            name = "from scratch" if impl == "scratch" else f"F.sdpa [{backend or 'default'}]"
-            row = {"n": n, "impl": name, "time_ms": "", "best_ms": "", "peak_mem_MB": "",
-                   "GFLOP": round(flops / 1e9, 3), "GFLOP/s": "", "note": ""}
-            if (impl == "scratch" or backend == "math") and scores_gb > args.max_gb:
-                row["note"] = f"skipped: n x n matrices need ~{scores_gb:.1f} GB > {args.max_gb} GB"
-                rows.append(row)
-                continue
-            fn = (lambda: scratch_sdpa(q, k, v)) if impl == "scratch" else (
-                lambda f=_sdpa_fn(backend): f(q, k, v))
-            with torch.inference_mode(), _quiet():
-                r = benchmark(fn, name=name, device=device, warmup=0 if slow else 1,
-                              repeat=1 if slow else args.repeat)
-            row.update(time_ms=round(r.median_s * 1e3, 3), best_ms=round(r.min_s * 1e3, 3),
-                       peak_mem_MB=round((r.peak_mem_bytes or 0) / 2**20, 1),
-                       **{"GFLOP/s": round(flops / r.min_s / 1e9, 2)})
-            rows.append(row)
-            print(f"  n={n:>6} {name:<22} {row['time_ms']:>10} ms", file=sys.stderr)
-        del q, k, v
+        rows += _time_length(n, impls, args, device, dtype)
     for b in BACKENDS:
         if b not in backends:
-            rows.append({"n": "-", "impl": f"F.sdpa [{b}]", "note": f"unavailable on {device.type}"})
+            rows.append(
+                {
+                    "n": "-",
+                    "impl": f"F.sdpa [{b}]",
+                    "note": f"unavailable on {device.type}",
+                }
+            )
     return rows
 
 
@@ -127,32 +166,58 @@ def compare_mha(device, dtype, rounds: int) -> list[dict]:
         t_ref, t_ours = [], []
         with torch.inference_mode():
             for _ in range(rounds):
-                t_ref += benchmark(lambda: ref(x, x, x, need_weights=False), device=device,
-                                   warmup=1, repeat=3, measure_memory=False).times_s
-                t_ours += benchmark(lambda: ours(x), device=device, warmup=1, repeat=3,
-                                    measure_memory=False).times_s
+                t_ref += benchmark(
+                    functools.partial(ref, x, x, x, need_weights=False),
+                    device=device,
+                    warmup=1,
+                    repeat=3,
+                    measure_memory=False,
+                ).times_s
+                t_ours += benchmark(
+                    functools.partial(ours, x),
+                    device=device,
+                    warmup=1,
+                    repeat=3,
+                    measure_memory=False,
+                ).times_s
         # The best of many interleaved runs: the least disturbed by other processes.
         ratio = min(t_ours) / min(t_ref)
-        rows.append({"B, N, C, heads": f"{B}, {N}, {C}, {h}",
-                     "nn.MultiheadAttention_ms": round(min(t_ref) * 1e3, 3),
-                     "MultiHeadAttention_ms": round(min(t_ours) * 1e3, 3),
-                     "ratio (ours / torch)": round(ratio, 3),
-                     "verdict": "no slower" if ratio <= 1.05 else "SLOWER"})
+        rows.append(
+            {
+                "B, N, C, heads": f"{B}, {N}, {C}, {h}",
+                "nn.MultiheadAttention_ms": round(min(t_ref) * 1e3, 3),
+                "MultiHeadAttention_ms": round(min(t_ours) * 1e3, 3),
+                "ratio (ours / torch)": round(ratio, 3),
+                "verdict": "no slower" if ratio <= 1.05 else "SLOWER",
+            }
+        )
     return rows
 
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--lengths", type=int, nargs="+",
-                   default=[256, 512, 1024, 2048, 4096, 8192, 16384])
+    p.add_argument(
+        "--lengths",
+        type=int,
+        nargs="+",
+        default=[256, 512, 1024, 2048, 4096, 8192, 16384],
+    )
     p.add_argument("--batch", type=int, default=1)
     p.add_argument("--heads", type=int, default=2)
     p.add_argument("--head-dim", type=int, default=64)
     p.add_argument("--device", default=None, help="cpu, cuda (default: get_device())")
-    p.add_argument("--dtype", default=None, help="float32 (CPU default) or bfloat16 (CUDA default)")
-    p.add_argument("--repeat", type=int, default=5, help="timed runs per case (1 for n >= --big)")
-    p.add_argument("--big", type=int, default=4096, help="from this n on: no warm-up, 1 run")
-    p.add_argument("--max-gb", type=float, default=3.0, help="skip n x n paths above this")
+    p.add_argument(
+        "--dtype", default=None, help="float32 (CPU default) or bfloat16 (CUDA default)"
+    )
+    p.add_argument(
+        "--repeat", type=int, default=5, help="timed runs per case (1 for n >= --big)"
+    )
+    p.add_argument(
+        "--big", type=int, default=4096, help="from this n on: no warm-up, 1 run"
+    )
+    p.add_argument(
+        "--max-gb", type=float, default=3.0, help="skip n x n paths above this"
+    )
     p.add_argument("--threads", type=int, default=2, help="CPU threads")
     p.add_argument("--mha-rounds", type=int, default=5)
     p.add_argument("--skip-mha", action="store_true")
@@ -160,30 +225,46 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
     device = get_device(args.device)
-    dtype = getattr(torch, args.dtype) if args.dtype else (
-        torch.bfloat16 if device.type == "cuda" else torch.float32)
+    dtype = (
+        getattr(torch, args.dtype)
+        if args.dtype
+        else (torch.bfloat16 if device.type == "cuda" else torch.float32)
+    )
     label = device_label(device)
-    print(f"device: {label}; torch {torch.__version__}; dtype {str(dtype)[6:]}; "
-          f"B={args.batch}, heads={args.heads}, head_dim={args.head_dim}")
-    print("FLOPs = 4 n^2 d per head (multiply-add = 2 FLOPs); time_ms = median, best_ms = "
-          "min of the runs (GFLOP/s from best_ms); memory = peak increase (CUDA allocator, "
-          "or process RSS sampled every ms on a CPU: small buffers reuse freed memory and "
-          "may show as 0)\n")
+    print(
+        f"device: {label}; torch {torch.__version__}; dtype {str(dtype)[6:]}; "
+        f"B={args.batch}, heads={args.heads}, head_dim={args.head_dim}"
+    )
+    print(
+        "FLOPs = 4 n^2 d per head (multiply-add = 2 FLOPs); time_ms = median, best_ms = "
+        "min of the runs (GFLOP/s from best_ms); memory = peak increase (CUDA allocator, "
+        "or process RSS sampled every ms on a CPU: small buffers reuse freed memory and "
+        "may show as 0)\n"
+    )
     t0 = time.perf_counter()
     rows = time_attention(args, device, dtype)
     print(format_table(rows))
     if args.csv:
         import pandas as pd
+
         from mvk_tutorial.utils import atomic_path
-        df = pd.DataFrame(rows).assign(device=label, dtype=str(dtype)[6:], batch=args.batch,
-                                       heads=args.heads, head_dim=args.head_dim,
-                                       torch=torch.__version__)
+
+        df = pd.DataFrame(rows).assign(
+            device=label,
+            dtype=str(dtype)[6:],
+            batch=args.batch,
+            heads=args.heads,
+            head_dim=args.head_dim,
+            torch=torch.__version__,
+        )
         with atomic_path(args.csv) as tmp:
             df.to_csv(tmp, index=False)
         print(f"\nwrote {args.csv}")
     if not args.skip_mha:
-        print("\nMultiHeadAttention fast path vs torch.nn.MultiheadAttention "
-              f"(eval, inference mode, best of {args.mha_rounds} interleaved rounds x 3 runs):")
+        print(
+            "\nMultiHeadAttention fast path vs torch.nn.MultiheadAttention "
+            f"(eval, inference mode, best of {args.mha_rounds} interleaved rounds x 3 runs):"
+        )
         print(format_table(compare_mha(device, dtype, args.mha_rounds)))
     print(f"\ntotal {time.perf_counter() - t0:.0f} s on {label}")
     return 0

@@ -15,7 +15,12 @@ from mvk_tutorial.attention.multihead import (
 )
 from mvk_tutorial.attention.rollout import attention_rollout
 from mvk_tutorial.attention.sdpa import attention_flops, scaled_dot_product_attention
-from mvk_tutorial.attention.vit import ViTConfig, VisionTransformer, create_vit, load_vit
+from mvk_tutorial.attention.vit import (
+    VisionTransformer,
+    ViTConfig,
+    create_vit,
+    load_vit,
+)
 
 __all__ = [
     "Attention",

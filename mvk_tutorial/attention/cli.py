@@ -18,31 +18,48 @@ def _cmd_train_vit(args) -> int:
 
     if args.epochs < 1 or args.batch_size < 1:
         raise ValueError("--epochs and --batch-size: expected positive integers")
-    cfg = TrainConfig(preset=args.preset, epochs=args.epochs, batch_size=args.batch_size,
-                      lr=args.lr, seed=args.seed, threads=args.threads)
-    command = (f"mvk train vit --preset {args.preset} --epochs {args.epochs} "
-               f"--batch-size {args.batch_size} --lr {args.lr} --seed {args.seed} "
-               f"--threads {args.threads} --out {shlex.quote(str(args.out))}")
+    cfg = TrainConfig(
+        preset=args.preset,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        seed=args.seed,
+        threads=args.threads,
+    )
+    command = (
+        f"mvk train vit --preset {args.preset} --epochs {args.epochs} "
+        f"--batch-size {args.batch_size} --lr {args.lr} --seed {args.seed} "
+        f"--threads {args.threads} --out {shlex.quote(str(args.out))}"
+    )
     if args.data_root:
         command += f" --data-root {shlex.quote(str(args.data_root))}"
-    metrics = run_training(cfg, Path(args.out), data_root=args.data_root, command=command)
+    metrics = run_training(
+        cfg, Path(args.out), data_root=args.data_root, command=command
+    )
     print(f"wrote {args.out} and {Path(args.out).with_suffix('.md')}")
-    print(f"held-out accuracy {metrics['heldout_accuracy']:.3f} on "
-          f"{metrics['heldout_frames']} frames of {metrics['heldout_videos']} unseen videos "
-          f"(majority baseline {metrics['majority_baseline']:.3f}); "
-          f"train accuracy {metrics['train_accuracy']:.3f}")
+    print(
+        f"held-out accuracy {metrics['heldout_accuracy']:.3f} on "
+        f"{metrics['heldout_frames']} frames of {metrics['heldout_videos']} unseen videos "
+        f"(majority baseline {metrics['majority_baseline']:.3f}); "
+        f"train accuracy {metrics['train_accuracy']:.3f}"
+    )
     return 0
 
 
 def register(groups) -> None:
     """Add this part's sub-commands to the ``mvk`` groups (see ``mvk_tutorial.cli``)."""
     p = groups["train"].add_parser(
-        "vit", help="train the tiny ViT on MVK-mini species (ch02)",
+        "vit",
+        help="train the tiny ViT on MVK-mini species (ch02)",
         description="Train the tiny ViT (vit_tiny_mvk) on MVK-mini frames, split by "
-        "video; writes weights and a sidecar .md with the metrics.")
+        "video; writes weights and a sidecar .md with the metrics.",
+    )
     p.add_argument("--preset", default="book", help="MVK-mini preset (book, test)")
-    p.add_argument("--data-root", default=None,
-                   help="an MVK-mini collection folder (default: ensure_mvk_mini(preset))")
+    p.add_argument(
+        "--data-root",
+        default=None,
+        help="an MVK-mini collection folder (default: ensure_mvk_mini(preset))",
+    )
     p.add_argument("--epochs", type=int, default=25)
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--lr", type=float, default=1e-3)

@@ -39,5 +39,7 @@ def padding_mask(lengths: Tensor | list[int], n_k: int | None = None) -> Tensor:
     n_k = int(lengths.max()) if n_k is None else n_k
     if (lengths > n_k).any():
         raise ValueError(f"lengths: expected every length <= n_k = {n_k}")
-    keep = torch.arange(n_k, device=lengths.device)[None, :] < lengths[:, None]  # (B, n_k)
+    keep = (
+        torch.arange(n_k, device=lengths.device)[None, :] < lengths[:, None]
+    )  # (B, n_k)
     return keep[:, None, None, :]  # (B, 1, 1, n_k)

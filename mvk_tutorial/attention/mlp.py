@@ -5,8 +5,7 @@ Book: ch02 "The encoder block".
 
 from __future__ import annotations
 
-import torch.nn as nn
-from torch import Tensor
+from torch import Tensor, nn
 
 
 class Mlp(nn.Module):

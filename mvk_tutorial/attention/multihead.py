@@ -24,9 +24,8 @@ Book: ch01 "Multi-head attention".
 from __future__ import annotations
 
 import torch
-import torch.nn as nn
 import torch.nn.functional as F
-from torch import Tensor
+from torch import Tensor, nn
 
 from mvk_tutorial.attention.config import use_fused_attn
 from mvk_tutorial.attention.sdpa import scaled_dot_product_attention
@@ -74,7 +73,9 @@ def combine_masks(
     if all(m.dtype == torch.bool for m in masks):
         return masks[0] & masks[1]
     additive = [
-        torch.zeros(m.shape, dtype=dtype, device=m.device).masked_fill(~m, float("-inf"))
+        torch.zeros(m.shape, dtype=dtype, device=m.device).masked_fill(
+            ~m, float("-inf")
+        )
         if m.dtype == torch.bool
         else m.to(dtype)
         for m in masks
@@ -124,7 +125,9 @@ class Attention(nn.Module):
         weights = None
         if self.fused_attn and not return_weights:
             p = self.attn_drop.p if self.training else 0.0
-            x = F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask, dropout_p=p)
+            x = F.scaled_dot_product_attention(
+                q, k, v, attn_mask=attn_mask, dropout_p=p
+            )
         else:  # the manual path the book teaches
             p = self.attn_drop.p if self.training else 0.0
             x, weights = scaled_dot_product_attention(
@@ -182,8 +185,10 @@ class MultiHeadAttention(nn.Module):
             return qkv.permute(2, 0, 3, 1, 4).unbind(0)  # 3 x (B, heads, N, head_dim)
         w = self.in_proj_weight.chunk(3)
         b = self.in_proj_bias.chunk(3) if self.in_proj_bias is not None else (None,) * 3
-        return [split_heads(F.linear(t, w_i, b_i), h)  # (B, heads, n, head_dim)
-                for t, w_i, b_i in zip((query, key, value), w, b)]
+        return [
+            split_heads(F.linear(t, w_i, b_i), h)  # (B, heads, n, head_dim)
+            for t, w_i, b_i in zip((query, key, value), w, b)
+        ]
 
     def forward(
         self,

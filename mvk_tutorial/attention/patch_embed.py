@@ -11,8 +11,7 @@ Book: ch02 "Patches to tokens".
 
 from __future__ import annotations
 
-import torch.nn as nn
-from torch import Tensor
+from torch import Tensor, nn
 
 
 class PatchEmbed(nn.Module):
@@ -27,12 +26,19 @@ class PatchEmbed(nn.Module):
     Book: ch02 "Patches to tokens".
     """
 
-    def __init__(self, img_size: int | tuple[int, int] = 224, patch_size: int = 16,
-                 in_chans: int = 3, dim: int = 192) -> None:
+    def __init__(
+        self,
+        img_size: int | tuple[int, int] = 224,
+        patch_size: int = 16,
+        in_chans: int = 3,
+        dim: int = 192,
+    ) -> None:
         super().__init__()
         H, W = (img_size, img_size) if isinstance(img_size, int) else tuple(img_size)
         if H % patch_size or W % patch_size:
-            raise ValueError(f"img_size={img_size} is not divisible by patch_size={patch_size}")
+            raise ValueError(
+                f"img_size={img_size} is not divisible by patch_size={patch_size}"
+            )
         self.img_size, self.patch_size = (H, W), patch_size
         self.grid_size = (H // patch_size, W // patch_size)  # (H/P, W/P)
         self.num_patches = self.grid_size[0] * self.grid_size[1]

@@ -10,14 +10,15 @@ Book: ch02 "Attention maps and rollout".
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 from torch import Tensor
 
 
 def attention_rollout(
-    attentions: Sequence[Tensor] | Tensor, head_fusion: str = "mean",
+    attentions: Sequence[Tensor] | Tensor,
+    head_fusion: str = "mean",
     residual: bool = True,
 ) -> Tensor:
     """Roll attention weights up through the layers.
@@ -35,8 +36,11 @@ def attention_rollout(
     """
     if len(attentions) == 0:
         raise ValueError("attentions: expected at least one layer")
-    fuse = {"mean": lambda a: a.mean(1), "max": lambda a: a.amax(1),
-            "min": lambda a: a.amin(1)}
+    fuse = {
+        "mean": lambda a: a.mean(1),
+        "max": lambda a: a.amax(1),
+        "min": lambda a: a.amin(1),
+    }
     if head_fusion not in fuse:
         raise ValueError(f"head_fusion: expected mean, max or min, got {head_fusion!r}")
     result = None

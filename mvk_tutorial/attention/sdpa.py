@@ -61,8 +61,10 @@ def _check_inputs(q: Tensor, k: Tensor, v: Tensor, attn_mask: Tensor | None) -> 
         )
     if attn_mask is not None:
         n_q, n_k = q.shape[-2], k.shape[-2]
-        if attn_mask.dim() < 2 or attn_mask.shape[-2] not in (1, n_q) or (
-            attn_mask.shape[-1] not in (1, n_k)
+        if (
+            attn_mask.dim() < 2
+            or attn_mask.shape[-2] not in (1, n_q)
+            or (attn_mask.shape[-1] not in (1, n_k))
         ):
             raise ValueError(
                 f"attn_mask: expected a shape broadcastable to (..., {n_q}, {n_k}), "

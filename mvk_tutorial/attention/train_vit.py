@@ -17,7 +17,6 @@ Book: ch02 "A tiny ViT on MVK-mini".
 from __future__ import annotations
 
 import math
-import sys
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -67,7 +66,9 @@ def normalize(images: Tensor, mean: Tensor, std: Tensor) -> Tensor:
     return (x - mean.view(1, 3, 1, 1)) / std.view(1, 3, 1, 1)
 
 
-def augment(x: Tensor, g: torch.Generator, shift: int = 4, gain: float = 0.25) -> Tensor:
+def augment(
+    x: Tensor, g: torch.Generator, shift: int = 4, gain: float = 0.25
+) -> Tensor:
     """Augment images in [0, 1]: flip, per-channel colour gain, translation.
 
     The colour gain (each channel times U(1 - gain, 1 + gain)) imitates the water casts
@@ -79,7 +80,7 @@ def augment(x: Tensor, g: torch.Generator, shift: int = 4, gain: float = 0.25) -
     x = x * (1 + gain * (2 * torch.rand(B, C, 1, 1, generator=g) - 1))
     padded = F.pad(x, (shift,) * 4, mode="replicate")  # (B, C, H + 2s, W + 2s)
     dy, dx = torch.randint(0, 2 * shift + 1, (2,), generator=g).tolist()
-    return padded[..., dy:dy + H, dx:dx + W].clamp(0, 1)
+    return padded[..., dy : dy + H, dx : dx + W].clamp(0, 1)
 
 
 def split_by_video(df) -> tuple[np.ndarray, np.ndarray]:
@@ -90,16 +91,25 @@ def split_by_video(df) -> tuple[np.ndarray, np.ndarray]:
     train = np.flatnonzero(df["split"].to_numpy() == "train")
     held = np.flatnonzero(df["split"].to_numpy() == "val")
     if len(train) == 0 or len(held) == 0:
-        raise ValueError("frame labels: expected frames in both 'train' and 'val' videos")
+        raise ValueError(
+            "frame labels: expected frames in both 'train' and 'val' videos"
+        )
     return train, held
 
 
 @torch.no_grad()
-def evaluate(model: VisionTransformer, x: Tensor, y: Tensor, num_classes: int,
-             batch_size: int = 256) -> dict:
+def evaluate(
+    model: VisionTransformer,
+    x: Tensor,
+    y: Tensor,
+    num_classes: int,
+    batch_size: int = 256,
+) -> dict:
     """Accuracy and the confusion matrix (rows = true class) on (x, y)."""
     model.eval()
-    pred = torch.cat([model(x[i:i + batch_size]).argmax(-1) for i in range(0, len(x), batch_size)])
+    pred = torch.cat(
+        [model(x[i : i + batch_size]).argmax(-1) for i in range(0, len(x), batch_size)]
+    )
     conf = torch.zeros(num_classes, num_classes, dtype=torch.long)
     conf.index_put_((y, pred), torch.ones_like(y), accumulate=True)
     return {"accuracy": (pred == y).float().mean().item(), "confusion": conf}
@@ -111,15 +121,25 @@ def _lr_at(step: int, total: int, warmup: int, lr: float) -> float:
     return 0.5 * lr * (1 + math.cos(math.pi * (step - warmup) / max(1, total - warmup)))
 
 
-def fit(model, x, y, cfg: TrainConfig, mean: Tensor, std: Tensor,
-        partial: Path | None = None, log=print) -> list[dict]:
+def fit(
+    model,
+    x,
+    y,
+    cfg: TrainConfig,
+    mean: Tensor,
+    std: Tensor,
+    partial: Path | None = None,
+    log=print,
+) -> list[dict]:
     """Train on images ``x`` in [0, 1] (augmented, then standardised with ``mean``/
     ``std``) and labels ``y``; AdamW + warm-up + cosine; resumable from ``partial``."""
     from tqdm.auto import tqdm
 
     from mvk_tutorial.utils import atomic_path
 
-    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    opt = torch.optim.AdamW(
+        model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay
+    )
     g = torch.Generator().manual_seed(cfg.seed)
     steps_per_epoch = math.ceil(len(x) / cfg.batch_size)
     total, warmup = cfg.epochs * steps_per_epoch, cfg.warmup_epochs * steps_per_epoch
@@ -132,13 +152,18 @@ def fit(model, x, y, cfg: TrainConfig, mean: Tensor, std: Tensor,
             g.set_state(state["rng"])
             history, start = state["history"], state["epoch"]
             log(f"resuming from {partial} after epoch {start}")
-    for epoch in tqdm(range(start, cfg.epochs), desc="mvk train vit", initial=start,
-                      total=cfg.epochs, unit="epoch"):
+    for epoch in tqdm(
+        range(start, cfg.epochs),
+        desc="mvk train vit",
+        initial=start,
+        total=cfg.epochs,
+        unit="epoch",
+    ):
         model.train()
         perm = torch.randperm(len(x), generator=g)
         loss_sum = correct = 0.0
         for i in range(steps_per_epoch):
-            idx = perm[i * cfg.batch_size:(i + 1) * cfg.batch_size]
+            idx = perm[i * cfg.batch_size : (i + 1) * cfg.batch_size]
             for group in opt.param_groups:
                 group["lr"] = _lr_at(epoch * steps_per_epoch + i, total, warmup, cfg.lr)
             xb = augment(x[idx], g)
@@ -149,13 +174,26 @@ def fit(model, x, y, cfg: TrainConfig, mean: Tensor, std: Tensor,
             opt.step()
             loss_sum += loss.item() * len(idx)
             correct += (logits.argmax(-1) == y[idx]).sum().item()
-        history.append({"epoch": epoch + 1, "loss": loss_sum / len(x),
-                        "train_acc_aug": correct / len(x)})
+        history.append(
+            {
+                "epoch": epoch + 1,
+                "loss": loss_sum / len(x),
+                "train_acc_aug": correct / len(x),
+            }
+        )
         if partial is not None:
             with atomic_path(partial) as tmp:
-                torch.save({"train_config": asdict(cfg), "model": model.state_dict(),
-                            "optim": opt.state_dict(), "rng": g.get_state(),
-                            "history": history, "epoch": epoch + 1}, tmp)
+                torch.save(
+                    {
+                        "train_config": asdict(cfg),
+                        "model": model.state_dict(),
+                        "optim": opt.state_dict(),
+                        "rng": g.get_state(),
+                        "history": history,
+                        "epoch": epoch + 1,
+                    },
+                    tmp,
+                )
     return history
 
 
@@ -171,12 +209,25 @@ def prepare_data(root: Path, img_size: tuple[int, int]) -> dict:
         raise ValueError(f"{root}: main_class_id outside 0..{len(CLASSES) - 1}")
     train_x = images[train_idx].float() / 255.0
     mean, std = train_x.mean(dim=(0, 2, 3)), train_x.std(dim=(0, 2, 3))
-    return {"df": df, "images": images, "labels": labels, "train_idx": train_idx,
-            "held_idx": held_idx, "mean": mean, "std": std, "classes": list(CLASSES)}
+    return {
+        "df": df,
+        "images": images,
+        "labels": labels,
+        "train_idx": train_idx,
+        "held_idx": held_idx,
+        "mean": mean,
+        "std": std,
+        "classes": list(CLASSES),
+    }
 
 
-def run_training(cfg: TrainConfig, out: Path, data_root: Path | None = None,
-                 command: str = "", log=print) -> dict:
+def run_training(
+    cfg: TrainConfig,
+    out: Path,
+    data_root: Path | None = None,
+    command: str = "",
+    log=print,
+) -> dict:
     """Train, evaluate on held-out videos, write ``out`` (.pt) and ``out`` .md.
 
     Book: ch02 "A tiny ViT on MVK-mini".
@@ -199,37 +250,63 @@ def run_training(cfg: TrainConfig, out: Path, data_root: Path | None = None,
     tr = tr[data["df"]["frame_index"].to_numpy()[tr] % cfg.frame_stride == 0]
     model = VisionTransformer(vit_cfg)
     if vit_cfg.num_classes != len(data["classes"]):
-        raise ValueError(f"{cfg.model}: num_classes={vit_cfg.num_classes}, data has "
-                         f"{len(data['classes'])} classes")
+        raise ValueError(
+            f"{cfg.model}: num_classes={vit_cfg.num_classes}, data has "
+            f"{len(data['classes'])} classes"
+        )
     out = Path(out)
     partial = out.with_name(out.stem + ".partial.pt")
-    history = fit(model, x01[tr], y[tr], cfg, data["mean"], data["std"], partial=partial,
-                  log=log)
+    history = fit(
+        model, x01[tr], y[tr], cfg, data["mean"], data["std"], partial=partial, log=log
+    )
     n_cls = len(data["classes"])
-    train_m, held_m = evaluate(model, x[tr], y[tr], n_cls), evaluate(model, x[ho], y[ho], n_cls)
+    train_m, held_m = (
+        evaluate(model, x[tr], y[tr], n_cls),
+        evaluate(model, x[ho], y[ho], n_cls),
+    )
     seqs = data["df"]["seq"].to_numpy()
     metrics = {
         "train_accuracy": round(train_m["accuracy"], 4),
         "heldout_accuracy": round(held_m["accuracy"], 4),
         "majority_baseline": round(
-            (y[ho] == torch.bincount(y[tr], minlength=n_cls).argmax()).float().mean().item(), 4),
-        "train_videos": len(set(seqs[tr])), "heldout_videos": len(set(seqs[ho])),
-        "train_frames": len(tr), "heldout_frames": len(ho),
+            (y[ho] == torch.bincount(y[tr], minlength=n_cls).argmax())
+            .float()
+            .mean()
+            .item(),
+            4,
+        ),
+        "train_videos": len(set(seqs[tr])),
+        "heldout_videos": len(set(seqs[ho])),
+        "train_frames": len(tr),
+        "heldout_frames": len(ho),
         "final_loss": round(history[-1]["loss"], 4),
         "minutes": round((time.perf_counter() - t0) / 60, 2),
     }
-    save_vit(out, model.eval(), classes=data["classes"], mean=data["mean"],
-             std=data["std"], metrics=metrics, train_config=asdict(cfg),
-             confusion_heldout=held_m["confusion"],
-             data={"preset": manifest.get("preset"),
-                   "generator_version": manifest.get("generator_version"),
-                   "seed": manifest.get("config", {}).get("seed")})
-    _write_sidecar(out, cfg, metrics, held_m["confusion"], data["classes"], manifest, command)
+    save_vit(
+        out,
+        model.eval(),
+        classes=data["classes"],
+        mean=data["mean"],
+        std=data["std"],
+        metrics=metrics,
+        train_config=asdict(cfg),
+        confusion_heldout=held_m["confusion"],
+        data={
+            "preset": manifest.get("preset"),
+            "generator_version": manifest.get("generator_version"),
+            "seed": manifest.get("config", {}).get("seed"),
+        },
+    )
+    _write_sidecar(
+        out, cfg, metrics, held_m["confusion"], data["classes"], manifest, command
+    )
     partial.unlink(missing_ok=True)
     return metrics
 
 
-def _write_sidecar(out: Path, cfg, metrics, confusion, classes, manifest, command) -> None:
+def _write_sidecar(
+    out: Path, cfg, metrics, confusion, classes, manifest, command
+) -> None:
     from mvk_tutorial.utils import atomic_write
 
     per_class = []
@@ -238,42 +315,46 @@ def _write_sidecar(out: Path, cfg, metrics, confusion, classes, manifest, comman
         acc = f"{confusion[c, c].item() / n:.3f}" if n else "-"
         per_class.append(f"| {name} | {n} | {acc} |")
     size_mb = out.stat().st_size / 2**20
-    text = f"""# {out.stem}: tiny ViT trained on MVK-mini
+    text = (
+        f"""# {out.stem}: tiny ViT trained on MVK-mini
 
 Produced by the package's own training command (no notebook trains it):
 
 ```
-{command or 'mvk train vit'}
+{command or "mvk train vit"}
 ```
 
 - Model: `{cfg.model}` {VIT_PRESETS[cfg.model]}; file {size_mb:.2f} MB.
 - Task: the main class of a frame (the class with most visible pixels; "background" when
   no animal is visible), {len(classes)} classes.
 - Data: MVK-mini preset `{cfg.preset}` (generator version
-  {manifest.get('generator_version')}, data seed {manifest.get('config', {}).get('seed')}), frames resized
+  {manifest.get("generator_version")}, data seed {manifest.get("config", {}).get("seed")}), frames resized
   to {VIT_PRESETS[cfg.model].img_size}. Split **by video** with the collection's own split:
-  {metrics['train_videos']} train videos ({metrics['train_frames']} frames: 1 in
+  {metrics["train_videos"]} train videos ({metrics["train_frames"]} frames: 1 in
   {cfg.frame_stride}),
-  {metrics['heldout_videos']} held-out `val` videos ({metrics['heldout_frames']} frames: all).
+  {metrics["heldout_videos"]} held-out `val` videos ({metrics["heldout_frames"]} frames: all).
 - Training: seed {cfg.seed}, {cfg.epochs} epochs, AdamW lr {cfg.lr}, weight decay
   {cfg.weight_decay}, batch {cfg.batch_size}, {cfg.warmup_epochs} warm-up epochs then
   cosine, label smoothing {cfg.label_smoothing}, random flip, colour gain and 4 px shifts,
   dropout {VIT_PRESETS[cfg.model].drop_rate};
-  {cfg.threads} CPU threads, torch {torch.__version__}, {metrics['minutes']} min wall time
+  {cfg.threads} CPU threads, torch {torch.__version__}, {metrics["minutes"]} min wall time
   (on a 2-core CPU, possibly shared with other jobs).
 
 ## Final metrics
 
 | metric | value |
 |---|---|
-| held-out accuracy (frames of unseen videos) | {metrics['heldout_accuracy']:.3f} |
-| majority-class baseline on the same frames | {metrics['majority_baseline']:.3f} |
-| training accuracy (no augmentation) | {metrics['train_accuracy']:.3f} |
-| final training loss (label-smoothed) | {metrics['final_loss']:.3f} |
+| held-out accuracy (frames of unseen videos) | {metrics["heldout_accuracy"]:.3f} |
+| majority-class baseline on the same frames | {metrics["majority_baseline"]:.3f} |
+| training accuracy (no augmentation) | {metrics["train_accuracy"]:.3f} |
+| final training loss (label-smoothed) | {metrics["final_loss"]:.3f} |
 
 Held-out accuracy per true class:
 
 | class | frames | accuracy |
 |---|---|---|
-""" + "\n".join(per_class) + "\n"
+"""
+        + "\n".join(per_class)
+        + "\n"
+    )
     atomic_write(out.with_suffix(".md"), text)

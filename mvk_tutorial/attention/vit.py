@@ -14,8 +14,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
-import torch.nn as nn
-from torch import Tensor
+from torch import Tensor, nn
 
 from mvk_tutorial.attention.mlp import Mlp
 from mvk_tutorial.attention.multihead import Attention
@@ -28,7 +27,9 @@ WEIGHTS_DIR = Path(__file__).resolve().parents[1] / "weights"
 class ViTConfig:
     """Architecture of a ViT (timm names). Book: ch02 "The Vision Transformer"."""
 
-    img_size: int | tuple[int, int] = 224  # input size in pixels: int (square) or (H, W)
+    img_size: int | tuple[int, int] = (
+        224  # input size in pixels: int (square) or (H, W)
+    )
     patch_size: int = 16  # patch side P; N = (img_size / P)^2 tokens
     in_chans: int = 3
     num_classes: int = 1000  # 0: no head (forward returns the pooled features)
@@ -47,8 +48,16 @@ VIT_PRESETS = {
     "vit_small_patch16_224": ViTConfig(dim=384, num_heads=6),
     # MVK-mini frames (256x448) resized to 48x80: a 6x10 grid of 8x8 patches. Small
     # enough to train in minutes on a 2-core CPU.
-    "vit_tiny_mvk": ViTConfig(img_size=(48, 80), patch_size=8, num_classes=9, dim=64,
-                              depth=4, num_heads=4, mlp_ratio=2.0, drop_rate=0.1),
+    "vit_tiny_mvk": ViTConfig(
+        img_size=(48, 80),
+        patch_size=8,
+        num_classes=9,
+        dim=64,
+        depth=4,
+        num_heads=4,
+        mlp_ratio=2.0,
+        drop_rate=0.1,
+    ),
 }
 
 
@@ -58,12 +67,21 @@ class Block(nn.Module):
     Book: ch02 "The encoder block".
     """
 
-    def __init__(self, dim: int, num_heads: int, mlp_ratio: float = 4.0,
-                 qkv_bias: bool = True, drop: float = 0.0, attn_drop: float = 0.0,
-                 norm_layer: type[nn.Module] = nn.LayerNorm) -> None:
+    def __init__(
+        self,
+        dim: int,
+        num_heads: int,
+        mlp_ratio: float = 4.0,
+        qkv_bias: bool = True,
+        drop: float = 0.0,
+        attn_drop: float = 0.0,
+        norm_layer: type[nn.Module] = nn.LayerNorm,
+    ) -> None:
         super().__init__()
         self.norm1 = norm_layer(dim)
-        self.attn = Attention(dim, num_heads, qkv_bias, attn_drop=attn_drop, proj_drop=drop)
+        self.attn = Attention(
+            dim, num_heads, qkv_bias, attn_drop=attn_drop, proj_drop=drop
+        )
         self.norm2 = norm_layer(dim)
         self.mlp = Mlp(dim, int(dim * mlp_ratio), drop=drop)
 
@@ -89,7 +107,9 @@ class VisionTransformer(nn.Module):
     def __init__(self, cfg: ViTConfig = ViTConfig()) -> None:
         super().__init__()
         self.cfg = cfg
-        self.patch_embed = PatchEmbed(cfg.img_size, cfg.patch_size, cfg.in_chans, cfg.dim)
+        self.patch_embed = PatchEmbed(
+            cfg.img_size, cfg.patch_size, cfg.in_chans, cfg.dim
+        )
         n = self.patch_embed.num_patches
         # "we prepend a learnable embedding to the sequence of embedded patches"
         self.cls_token = nn.Parameter(torch.zeros(1, 1, cfg.dim))
@@ -97,16 +117,24 @@ class VisionTransformer(nn.Module):
         self.pos_embed = nn.Parameter(torch.randn(1, n + 1, cfg.dim) * 0.02)
         self.pos_drop = nn.Dropout(cfg.drop_rate)
         self.blocks = nn.ModuleList(
-            Block(cfg.dim, cfg.num_heads, cfg.mlp_ratio, cfg.qkv_bias, cfg.drop_rate,
-                  cfg.attn_drop_rate)
+            Block(
+                cfg.dim,
+                cfg.num_heads,
+                cfg.mlp_ratio,
+                cfg.qkv_bias,
+                cfg.drop_rate,
+                cfg.attn_drop_rate,
+            )
             for _ in range(cfg.depth)
         )
         self.norm = nn.LayerNorm(cfg.dim)
-        self.head = nn.Linear(cfg.dim, cfg.num_classes) if cfg.num_classes else nn.Identity()
+        self.head = (
+            nn.Linear(cfg.dim, cfg.num_classes) if cfg.num_classes else nn.Identity()
+        )
         self.apply(_init_weights)
 
     @classmethod
-    def from_config(cls, cfg: ViTConfig) -> "VisionTransformer":
+    def from_config(cls, cfg: ViTConfig) -> VisionTransformer:
         return cls(cfg)
 
     def embed(self, x: Tensor) -> Tensor:
@@ -161,7 +189,9 @@ def create_vit(name: str, pretrained: bool = False, **overrides) -> VisionTransf
     """
     if pretrained:
         if overrides:
-            raise ValueError("create_vit: overrides cannot be combined with pretrained=True")
+            raise ValueError(
+                "create_vit: overrides cannot be combined with pretrained=True"
+            )
         return load_vit(WEIGHTS_DIR / f"{name}.pt")[0]
     if name not in VIT_PRESETS:
         raise ValueError(f"ViT preset {name!r}: expected one of {sorted(VIT_PRESETS)}")
@@ -178,17 +208,23 @@ def save_vit(path: str | Path, model: VisionTransformer, **extra) -> None:
         torch.save(payload, tmp)
 
 
-def load_vit(path: str | Path, map_location: str = "cpu") -> tuple[VisionTransformer, dict]:
+def load_vit(
+    path: str | Path, map_location: str = "cpu"
+) -> tuple[VisionTransformer, dict]:
     """Load a checkpoint written by :func:`save_vit`; return (model in eval mode, meta).
 
     Book: ch02 "The Vision Transformer".
     """
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"ViT weights {path}: no such file (train with `mvk train vit`)")
+        raise FileNotFoundError(
+            f"ViT weights {path}: no such file (train with `mvk train vit`)"
+        )
     ckpt = torch.load(path, map_location=map_location, weights_only=True)
     if not isinstance(ckpt, dict) or "config" not in ckpt or "state_dict" not in ckpt:
-        raise ValueError(f"ViT weights {path}: expected a dict with 'config' and 'state_dict'")
+        raise ValueError(
+            f"ViT weights {path}: expected a dict with 'config' and 'state_dict'"
+        )
     cfg = dict(ckpt["config"])
     if isinstance(cfg.get("img_size"), list):
         cfg["img_size"] = tuple(cfg["img_size"])
@@ -196,6 +232,8 @@ def load_vit(path: str | Path, map_location: str = "cpu") -> tuple[VisionTransfo
     try:
         model.load_state_dict(ckpt["state_dict"])
     except RuntimeError as exc:
-        raise ValueError(f"ViT weights {path}: state dict does not fit its config: {exc}")
+        raise ValueError(
+            f"ViT weights {path}: state dict does not fit its config: {exc}"
+        )
     meta = {k: v for k, v in ckpt.items() if k not in ("config", "state_dict")}
     return model.eval(), meta

@@ -32,8 +32,11 @@ def _sdpa_cases():
         case("batched over (2, 3) leading dims", *qkv(2, 3)),
         case("float32 input", *qkv(2, dtype=torch.float32)),
         case("boolean mask (True = attend)", *qkv(2), attn_mask=bool_mask),
-        case("additive float mask", *qkv(2),
-             attn_mask=torch.randn(3, 4, generator=g, dtype=f64)),
+        case(
+            "additive float mask",
+            *qkv(2),
+            attn_mask=torch.randn(3, 4, generator=g, dtype=f64),
+        ),
         case("large scores (x 30): the softmax must be stable", *qkv(2, scale=30.0)),
     ]
 
@@ -46,7 +49,9 @@ def sdpa(candidate) -> None:
     check_function(
         "sdpa",
         candidate,
-        lambda q, k, v, attn_mask=None: scaled_dot_product_attention(q, k, v, attn_mask),
+        lambda q, k, v, attn_mask=None: scaled_dot_product_attention(
+            q, k, v, attn_mask
+        ),
         _sdpa_cases(),
         hint="scores = q @ k.transpose(-2, -1) / sqrt(d_k); a boolean mask sets "
         "scores to -inf where it is False, a float mask is added; then a softmax over "
@@ -63,8 +68,12 @@ def _heads_cases(merged: bool):
     for B, N, C, h in shapes:
         x = torch.randn(B, N, C, generator=g)
         if merged:
-            cases.append(case(f"(B={B}, heads={h}, N={N}, head_dim={C // h})",
-                              _mh.split_heads(x, h)))
+            cases.append(
+                case(
+                    f"(B={B}, heads={h}, N={N}, head_dim={C // h})",
+                    _mh.split_heads(x, h),
+                )
+            )
         else:
             cases.append(case(f"(B={B}, N={N}, C={C}) into {h} heads", x, h))
     return cases
@@ -76,7 +85,10 @@ def split_heads(candidate) -> None:
     Book: ch01 "Multi-head attention" (exercise 2).
     """
     check_function(
-        "split_heads", candidate, _mh.split_heads, _heads_cases(merged=False),
+        "split_heads",
+        candidate,
+        _mh.split_heads,
+        _heads_cases(merged=False),
         hint="reshape to (B, N, heads, head_dim) first (channels of one head are "
         "contiguous), then transpose(1, 2).",
     )
@@ -88,7 +100,10 @@ def merge_heads(candidate) -> None:
     Book: ch01 "Multi-head attention" (exercise 2).
     """
     check_function(
-        "merge_heads", candidate, _mh.merge_heads, _heads_cases(merged=True),
+        "merge_heads",
+        candidate,
+        _mh.merge_heads,
+        _heads_cases(merged=True),
         hint="transpose(1, 2) back to (B, N, heads, head_dim), then reshape to "
         "(B, N, heads * head_dim); a plain view without the transpose mixes tokens.",
     )
@@ -99,9 +114,14 @@ def causal_mask(candidate) -> None:
 
     Book: ch01 "Scaled dot-product attention" (exercise 3).
     """
-    cases = [case(f"n_q={a}, n_k={b}", a, b) for a, b in [(1, 1), (4, 4), (6, 6), (2, 5)]]
+    cases = [
+        case(f"n_q={a}, n_k={b}", a, b) for a, b in [(1, 1), (4, 4), (6, 6), (2, 5)]
+    ]
     check_function(
-        "causal_mask", candidate, _masks.causal_mask, cases,
+        "causal_mask",
+        candidate,
+        _masks.causal_mask,
+        cases,
         hint="True = attend. Query i sees keys 0..i (+ n_k - n_q when there are more "
         "keys than queries): compare torch.arange(n_k)[None, :] with "
         "torch.arange(n_q)[:, None] + (n_k - n_q).",
@@ -113,10 +133,15 @@ def padding_mask(candidate) -> None:
 
     Book: ch01 "Scaled dot-product attention" (exercise 3).
     """
-    cases = [case(f"lengths={ls}, n_k={n}", torch.tensor(ls), n)
-             for ls, n in [([3], 3), ([1, 4, 2], 4), ([0, 5], 6)]]
+    cases = [
+        case(f"lengths={ls}, n_k={n}", torch.tensor(ls), n)
+        for ls, n in [([3], 3), ([1, 4, 2], 4), ([0, 5], 6)]
+    ]
     check_function(
-        "padding_mask", candidate, _masks.padding_mask, cases,
+        "padding_mask",
+        candidate,
+        _masks.padding_mask,
+        cases,
         hint="key j of sequence b is real iff j < lengths[b]; add two singleton dims "
         "((B, n_k) -> (B, 1, 1, n_k)) so it broadcasts over heads and queries.",
     )
@@ -125,7 +150,9 @@ def padding_mask(candidate) -> None:
 def _patchify_reference(x, patch_size):
     from einops import rearrange
 
-    return rearrange(x, "b c (h p1) (w p2) -> b (h w) (c p1 p2)", p1=patch_size, p2=patch_size)
+    return rearrange(
+        x, "b c (h p1) (w p2) -> b (h w) (c p1 p2)", p1=patch_size, p2=patch_size
+    )
 
 
 def patchify(candidate) -> None:
@@ -137,10 +164,15 @@ def patchify(candidate) -> None:
     Book: ch02 "Patches to tokens" (exercise 1).
     """
     g = seeded(2)
-    cases = [case(f"B={b}, C={c}, {h}x{w}, P={p}", torch.randn(b, c, h, w, generator=g), p)
-             for b, c, h, w, p in [(1, 1, 4, 4, 2), (2, 3, 8, 12, 4), (1, 3, 48, 80, 8)]]
+    cases = [
+        case(f"B={b}, C={c}, {h}x{w}, P={p}", torch.randn(b, c, h, w, generator=g), p)
+        for b, c, h, w, p in [(1, 1, 4, 4, 2), (2, 3, 8, 12, 4), (1, 3, 48, 80, 8)]
+    ]
     check_function(
-        "patchify", candidate, _patchify_reference, cases,
+        "patchify",
+        candidate,
+        _patchify_reference,
+        cases,
         hint="reshape to (B, C, H/P, P, W/P, P), permute to (B, H/P, W/P, C, P, P), then "
         "reshape to (B, (H/P)(W/P), C*P*P).",
     )

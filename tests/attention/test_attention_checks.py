@@ -32,7 +32,11 @@ def _ignores_mask(q, k, v, attn_mask=None):
 def _naive_softmax(q, k, v, attn_mask=None):
     s = q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1])
     if attn_mask is not None:
-        s = s.masked_fill(~attn_mask, -1e9) if attn_mask.dtype == torch.bool else s + attn_mask
+        s = (
+            s.masked_fill(~attn_mask, -1e9)
+            if attn_mask.dtype == torch.bool
+            else s + attn_mask
+        )
     e = torch.exp(s)  # overflows for large scores
     return (e / e.sum(-1, keepdim=True)) @ v
 
@@ -60,9 +64,13 @@ def test_heads_checks_catch_wrong_layout():
 
 def test_mask_checks_catch_wrong_answers():
     with pytest.raises(AssertionError, match="causal_mask"):
-        checks.causal_mask(lambda n_q, n_k: torch.ones(n_q, n_k, dtype=torch.bool).tril(-1))
+        checks.causal_mask(
+            lambda n_q, n_k: torch.ones(n_q, n_k, dtype=torch.bool).tril(-1)
+        )
     with pytest.raises(AssertionError, match="padding_mask"):
-        checks.padding_mask(lambda lengths, n_k: torch.arange(n_k)[None] < lengths[:, None])
+        checks.padding_mask(
+            lambda lengths, n_k: torch.arange(n_k)[None] < lengths[:, None]
+        )
 
 
 def test_unanswered_exercise_raises_not_implemented():

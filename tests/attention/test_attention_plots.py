@@ -4,11 +4,11 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
-import torch  # noqa: E402
+import numpy as np
+import pytest
+import torch
 
-from mvk_tutorial.attention.plots import (  # noqa: E402
+from mvk_tutorial.attention.plots import (
     cls_attention_grid,
     overlay,
     plot_attention_heatmap,

@@ -2,7 +2,7 @@
 
 import pytest
 import torch
-import torch.nn as nn
+from torch import nn
 
 from mvk_tutorial.attention import config
 from mvk_tutorial.attention.multihead import (
@@ -15,7 +15,9 @@ from mvk_tutorial.attention.multihead import (
 
 def _pair(dim=16, heads=4, bias=True, seed=0, dtype=torch.float64):
     torch.manual_seed(seed)
-    ref = nn.MultiheadAttention(dim, heads, bias=bias, batch_first=True).to(dtype).eval()
+    ref = (
+        nn.MultiheadAttention(dim, heads, bias=bias, batch_first=True).to(dtype).eval()
+    )
     with torch.no_grad():  # non-zero biases so they are really tested
         for p in ref.parameters():
             p.add_(0.1 * torch.randn_like(p))
@@ -48,14 +50,22 @@ def test_cross_attention_with_masks_matches_torch():
     real = torch.ones(2, 8, dtype=torch.bool)
     real[1, 6:] = False
     # PyTorch's nn.MultiheadAttention uses True = masked out: invert ours.
-    expected, w_ref = ref(q, kv, kv, attn_mask=~keep, key_padding_mask=~real,
-                          average_attn_weights=False)
+    expected, w_ref = ref(
+        q, kv, kv, attn_mask=~keep, key_padding_mask=~real, average_attn_weights=False
+    )
     for fused in (True, False):
         ours.fused_attn = fused
         out, _ = ours(q, kv, kv, attn_mask=keep, key_padding_mask=real)
         torch.testing.assert_close(out, expected, atol=1e-12, rtol=1e-12)
-    out, w = ours(q, kv, kv, attn_mask=keep, key_padding_mask=real, need_weights=True,
-                  average_attn_weights=False)
+    out, w = ours(
+        q,
+        kv,
+        kv,
+        attn_mask=keep,
+        key_padding_mask=real,
+        need_weights=True,
+        average_attn_weights=False,
+    )
     torch.testing.assert_close(w, w_ref, atol=1e-12, rtol=1e-12)
 
 
@@ -124,7 +134,9 @@ def test_every_parameter_gets_a_gradient():
         x = torch.randn(2, 5, 16)
         y = m(x)
         (y[0] if isinstance(y, tuple) else y).sum().backward()
-        assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in m.parameters())
+        assert all(
+            p.grad is not None and p.grad.abs().sum() > 0 for p in m.parameters()
+        )
 
 
 def test_fused_switch_default(monkeypatch):

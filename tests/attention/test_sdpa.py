@@ -66,13 +66,17 @@ def test_explicit_formula_small_case():
 
 def test_fully_masked_rows_are_zero_like_torch():
     g = torch.Generator().manual_seed(0)
-    q, k, v = (torch.randn(2, 4, 5, 8, generator=g, dtype=torch.float64) for _ in range(3))
+    q, k, v = (
+        torch.randn(2, 4, 5, 8, generator=g, dtype=torch.float64) for _ in range(3)
+    )
     mask = torch.ones(5, 5, dtype=torch.bool)
     mask[2] = False
     out, w = scaled_dot_product_attention(q, k, v, mask, return_weights=True)
     assert torch.isfinite(out).all() and torch.isfinite(w).all()
     assert (out[..., 2, :] == 0).all() and (w[..., 2, :] == 0).all()
-    torch.testing.assert_close(out, F.scaled_dot_product_attention(q, k, v, attn_mask=mask))
+    torch.testing.assert_close(
+        out, F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
+    )
 
 
 def test_weights_are_distributions():
@@ -106,15 +110,21 @@ def test_dropout_matches_torch_in_expectation_and_masks_weights():
     out, w = scaled_dot_product_attention(q, k, v, dropout_p=0.5, return_weights=True)
     _, w0 = scaled_dot_product_attention(q, k, v, return_weights=True)
     kept = w != 0
-    torch.testing.assert_close(w[kept], 2 * w0[kept])  # inverted dropout rescales by 1/(1-p)
+    torch.testing.assert_close(
+        w[kept], 2 * w0[kept]
+    )  # inverted dropout rescales by 1/(1-p)
     torch.testing.assert_close(out, w @ v)
 
 
 def test_causal_and_padding_masks_match_torch():
     g = torch.Generator().manual_seed(3)
-    q, k, v = (torch.randn(2, 3, 6, 4, generator=g, dtype=torch.float64) for _ in range(3))
+    q, k, v = (
+        torch.randn(2, 3, 6, 4, generator=g, dtype=torch.float64) for _ in range(3)
+    )
     causal = F.scaled_dot_product_attention(q, k, v, is_causal=True)
-    torch.testing.assert_close(scaled_dot_product_attention(q, k, v, causal_mask(6)), causal)
+    torch.testing.assert_close(
+        scaled_dot_product_attention(q, k, v, causal_mask(6)), causal
+    )
     assert torch.equal(causal_mask(3), torch.tril(torch.ones(3, 3, dtype=torch.bool)))
     pm = padding_mask([6, 2])  # (2, 1, 1, 6)
     assert pm.shape == (2, 1, 1, 6) and pm[1, 0, 0].tolist() == [True] * 2 + [False] * 4
@@ -123,7 +133,8 @@ def test_causal_and_padding_masks_match_torch():
     k2[1, :, 2:] += 100.0
     v2[1, :, 2:] -= 50.0
     torch.testing.assert_close(
-        scaled_dot_product_attention(q, k, v, pm), scaled_dot_product_attention(q, k2, v2, pm)
+        scaled_dot_product_attention(q, k, v, pm),
+        scaled_dot_product_attention(q, k2, v2, pm),
     )
 
 
@@ -133,8 +144,11 @@ def test_causal_mask_rectangular_matches_tril_offset():
 
 @pytest.mark.parametrize(
     "shapes, msg",
-    [(((3, 4), (5, 3), (5, 2)), "d_k"), (((3, 4), (5, 4), (6, 2)), "n_k"),
-     (((4,), (5, 4), (5, 2)), "q:")],
+    [
+        (((3, 4), (5, 3), (5, 2)), "d_k"),
+        (((3, 4), (5, 4), (6, 2)), "n_k"),
+        (((4,), (5, 4), (5, 2)), "q:"),
+    ],
 )
 def test_bad_shapes_raise_named_errors(shapes, msg):
     q, k, v = (torch.randn(*s) for s in shapes)

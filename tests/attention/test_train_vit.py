@@ -1,6 +1,5 @@
 """mvk train vit: split by video, resumable training, CLI, and the shipped weights."""
 
-import re
 from pathlib import Path
 
 import pytest
@@ -8,7 +7,7 @@ import torch
 
 from mvk_tutorial.attention import train_vit
 from mvk_tutorial.attention.train_vit import TrainConfig, fit, split_by_video
-from mvk_tutorial.attention.vit import ViTConfig, VisionTransformer, load_vit
+from mvk_tutorial.attention.vit import VisionTransformer, ViTConfig, load_vit
 from mvk_tutorial.cli import main
 
 MEAN, STD = torch.full((3,), 0.5), torch.full((3,), 0.25)
@@ -30,7 +29,9 @@ def test_split_is_by_video(mini_root):
     assert len(tr) + len(ho) == len(df)
     assert not set(df["seq"].iloc[tr]) & set(df["seq"].iloc[ho])
     bad = df.copy()
-    bad.loc[bad.index[0], "split"] = "val" if bad["split"].iloc[0] == "train" else "train"
+    bad.loc[bad.index[0], "split"] = (
+        "val" if bad["split"].iloc[0] == "train" else "train"
+    )
     with pytest.raises(ValueError, match="both splits"):
         split_by_video(bad)
 
@@ -39,7 +40,9 @@ def _toy_problem():
     g = torch.Generator().manual_seed(0)
     x = torch.rand(40, 3, 16, 16, generator=g)
     y = torch.randint(0, 3, (40,), generator=g)
-    cfg = ViTConfig(img_size=16, patch_size=8, num_classes=3, dim=16, depth=1, num_heads=2)
+    cfg = ViTConfig(
+        img_size=16, patch_size=8, num_classes=3, dim=16, depth=1, num_heads=2
+    )
     return x, y, cfg
 
 
@@ -48,8 +51,16 @@ def test_interrupted_training_resumes_to_the_same_weights(tmp_path, monkeypatch)
     tcfg = TrainConfig(epochs=3, batch_size=16, warmup_epochs=1, seed=0)
     torch.manual_seed(0)
     ref = VisionTransformer(vcfg)
-    ref_hist = fit(ref, x, y, tcfg, MEAN, STD, partial=tmp_path / "ref.partial.pt",
-                   log=lambda *_: None)
+    ref_hist = fit(
+        ref,
+        x,
+        y,
+        tcfg,
+        MEAN,
+        STD,
+        partial=tmp_path / "ref.partial.pt",
+        log=lambda *_: None,
+    )
 
     calls = {"n": 0}
     real_augment = train_vit.augment
@@ -79,8 +90,18 @@ def test_interrupted_training_resumes_to_the_same_weights(tmp_path, monkeypatch)
 
 def test_cli_trains_and_writes_weights_and_sidecar(mini_root, tmp_path):
     out = tmp_path / "w" / "vit.pt"
-    status = main(["train", "vit", "--data-root", str(mini_root), "--epochs", "1",
-                   "--out", str(out)])
+    status = main(
+        [
+            "train",
+            "vit",
+            "--data-root",
+            str(mini_root),
+            "--epochs",
+            "1",
+            "--out",
+            str(out),
+        ]
+    )
     assert status == 0 and out.is_file()
     model, meta = load_vit(out)
     assert meta["classes"][0] == "background" and "heldout_accuracy" in meta["metrics"]
@@ -92,8 +113,19 @@ def test_cli_trains_and_writes_weights_and_sidecar(mini_root, tmp_path):
 
 def test_cli_rejects_bad_arguments(tmp_path, capsys):
     assert main(["train", "vit", "--epochs", "0", "--out", str(tmp_path / "x.pt")]) == 2
-    assert main(["train", "vit", "--data-root", str(tmp_path / "nope"), "--out",
-                 str(tmp_path / "x.pt")]) == 2
+    assert (
+        main(
+            [
+                "train",
+                "vit",
+                "--data-root",
+                str(tmp_path / "nope"),
+                "--out",
+                str(tmp_path / "x.pt"),
+            ]
+        )
+        == 2
+    )
     assert "error" in capsys.readouterr().err
 
 
@@ -113,16 +145,17 @@ def test_shipped_weights_are_small_and_documented():
 def test_shipped_weights_reproduce_their_heldout_accuracy():
     if not WEIGHTS.is_file():
         pytest.skip(f"{WEIGHTS} not trained yet (mvk train vit)")
-    from mvk_tutorial.mvk.synthetic import ensure_mvk_mini
-
     from mvk_tutorial.mvk.labels import load_manifest
+    from mvk_tutorial.mvk.synthetic import ensure_mvk_mini
 
     model, meta = load_vit(WEIGHTS)
     root = ensure_mvk_mini("book")
     version = load_manifest(root)["generator_version"]
     if version != meta["data"]["generator_version"]:
-        pytest.skip(f"weights trained on MVK-mini generator v{meta['data']['generator_version']}"
-                    f", data here are v{version}: retrain with `mvk train vit`")
+        pytest.skip(
+            f"weights trained on MVK-mini generator v{meta['data']['generator_version']}"
+            f", data here are v{version}: retrain with `mvk train vit`"
+        )
     data = train_vit.prepare_data(root, model.cfg.img_size)
     x = train_vit.normalize(data["images"][data["held_idx"]], meta["mean"], meta["std"])
     m = train_vit.evaluate(model, x, data["labels"][data["held_idx"]], 9)

@@ -8,14 +8,16 @@ from mvk_tutorial.attention.patch_embed import PatchEmbed
 from mvk_tutorial.attention.rollout import attention_rollout
 from mvk_tutorial.attention.vit import (
     VIT_PRESETS,
-    ViTConfig,
     VisionTransformer,
+    ViTConfig,
     create_vit,
     load_vit,
     save_vit,
 )
 
-SMALL = ViTConfig(img_size=32, patch_size=8, num_classes=5, dim=32, depth=2, num_heads=4)
+SMALL = ViTConfig(
+    img_size=32, patch_size=8, num_classes=5, dim=32, depth=2, num_heads=4
+)
 
 
 def test_patch_embed_is_a_linear_map_of_flattened_patches():
@@ -112,8 +114,10 @@ def _brute_rollout(attns):
 
 def test_rollout_matches_brute_force_and_rows_sum_to_one():
     g = torch.Generator().manual_seed(0)
-    attns = [torch.softmax(torch.randn(2, 3, 5, 5, generator=g, dtype=torch.float64), -1)
-             for _ in range(4)]
+    attns = [
+        torch.softmax(torch.randn(2, 3, 5, 5, generator=g, dtype=torch.float64), -1)
+        for _ in range(4)
+    ]
     r = attention_rollout(attns)
     torch.testing.assert_close(r, _brute_rollout(attns))
     torch.testing.assert_close(r.sum(-1), torch.ones(2, 5, dtype=torch.float64))
@@ -127,8 +131,9 @@ def test_rollout_of_identity_attention_is_identity():
 
 
 def test_rectangular_images_give_a_row_major_grid():
-    cfg = ViTConfig(img_size=(16, 24), patch_size=8, num_classes=2, dim=16, depth=1,
-                    num_heads=2)
+    cfg = ViTConfig(
+        img_size=(16, 24), patch_size=8, num_classes=2, dim=16, depth=1, num_heads=2
+    )
     m = VisionTransformer(cfg).eval()
     assert m.patch_embed.grid_size == (2, 3)
     x = torch.zeros(1, 3, 16, 24)
