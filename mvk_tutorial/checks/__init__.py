@@ -9,6 +9,7 @@ here. Book: ch00 "How to use this book".
 from mvk_tutorial.checks.attention import causal_mask, merge_heads, padding_mask, patchify, sdpa, split_heads
 from mvk_tutorial.checks.basics import softmax
 from mvk_tutorial.checks.core import Case, case, check_function
+from mvk_tutorial.checks.deaot import window_attention
 from mvk_tutorial.checks.mvk import fixed_rate, word_share
 from mvk_tutorial.checks.vos import boundary_map, iou
 from mvk_tutorial.checks.retrieval import cosine_ranking, rank_without_sorting
@@ -17,4 +18,5 @@ __all__ = ["Case", "case", "check_function", "softmax",
            "causal_mask", "merge_heads", "padding_mask", "patchify", "sdpa", "split_heads",
            "boundary_map", "iou",
            "cosine_ranking", "rank_without_sorting",
-           "fixed_rate", "word_share"]
+           "fixed_rate", "word_share",
+           "window_attention"]
