@@ -5,9 +5,11 @@
 - ``LocalGatedPropagation``: short-term attention over a 15x15 window of the previous
   frame, with a learnt relative embedding added to the logits.
 
-"we propose a gated propagation module ... a single-head attention with a gating unit,
-followed by a depth-wise convolution" (DeAOT, sec. 3.3). The window attention is computed
-tile by tile (``local_attention_windowed``) instead of the official pure-PyTorch fallback
+"to compensate for the additional computation from dual-branch propagation, we propose an
+efficient module for constructing hierarchical propagation, i.e., Gated Propagation
+Module, which is carefully designed with single-head attention" (DeAOT, abstract).
+Here: single-head attention, a gate, a 5x5 depthwise conv, a projection. The window
+attention is computed tile by tile (``local_attention_windowed``) instead of the official pure-PyTorch fallback
 (``local_attention_dense``), which scatters the window weights into a dense (h*w x h*w)
 matrix; both give the same numbers up to float summation order.
 

@@ -1,9 +1,9 @@
 """Gated Propagation Modules with decoupled visual and identification branches.
 
-"we propose to decouple the hierarchical propagation into an object-agnostic visual
-branch and an object-specific ID branch ... the two branches share the attention maps"
-(DeAOT, sec. 3.2). Memory matching uses visual Q/K only; values and gates carry both
-branches; self-propagation mixes them. There is no feed-forward network.
+"DeAOT decouples the hierarchical propagation of object-agnostic and object-specific
+embeddings by handling them in two independent branches" (DeAOT, abstract). Memory
+matching uses visual Q/K only; values and gates carry both branches; self-propagation
+mixes them. There is no feed-forward network.
 
 Official code: yoxu515/aot-benchmark ``networks/layers/transformer.py``
 (``GatedPropagationModule``, ``DualBranchGPM``).

@@ -1,7 +1,7 @@
 """Identification: object ids -> one-hot masks -> a 256-d identity embedding per patch.
 
-"we assign each target a unique identity embedding ... and the identity embeddings of all
-targets are propagated together" (AOT, NeurIPS 2021). The ID bank is a strided conv from
+AOT (Yang et al., NeurIPS 2021) gives each object an identity vector and propagates the
+identities of all objects together, in one pass. The ID bank is a strided conv from
 the (max_obj_num + 1)-channel one-hot mask to 256 channels; DeAOT adds a LayerNorm
 (``id_norm``). Both modules live on the model under their official names
 (``patch_wise_id_bank``, ``id_norm``); this file holds the functions that use them.
