@@ -66,10 +66,11 @@ def visible_objects(
     """
     h, w = instance_ids.shape
     flat = instance_ids.ravel()
-    counts = np.bincount(flat, minlength=256)
+    nz = np.flatnonzero(flat)  # object pixels only: the same sums, in the same order
     ys, xs = _grid(h, w)
-    sum_x = np.bincount(flat, weights=xs, minlength=256)
-    sum_y = np.bincount(flat, weights=ys, minlength=256)
+    counts = np.bincount(flat[nz], minlength=256)
+    sum_x = np.bincount(flat[nz], weights=xs[nz], minlength=256)
+    sum_y = np.bincount(flat[nz], weights=ys[nz], minlength=256)
     threshold = max(16, int(np.ceil(min_visible_fraction * h * w)))
     out = [
         Visible(
@@ -225,7 +226,7 @@ def frame_labels(
     ``main_class`` is the class with the most visible pixels, ``"background"`` when no
     animal is visible. Book: ch09 (used by the ViT chapters as labels).
     """
-    visible = visible_objects(scene, instance_ids)
+    visible = visible_objects(scene, instance_ids) if visible is None else visible
     pixels = {name: 0 for name in CLASSES[1:]}
     for v in visible:
         pixels[CLASSES[v.class_id]] += v.pixels

@@ -1,7 +1,7 @@
 """Sub-commands of the ``mvk`` command for ``mvk_tutorial.mvk``.
 
     mvk data synth --out DIR [--sites N] [--videos-per-site M] [--seed S] [--preset P]
-                   [--frames MIN MAX] [--size H W] [--select-every K]
+                   [--frames MIN MAX] [--size H W] [--select-every K] [--workers W]
     mvk data stats ROOT [--probe missing|always|never]
 
 ``synth`` writes an MVK-mini collection (see ``mvk_tutorial.mvk.synthetic``) to a new
@@ -35,7 +35,9 @@ def _synth(args: argparse.Namespace) -> int:
         changes.update(height=args.size[0], width=args.size[1])
     config = replace(config, **{k: v for k, v in changes.items() if v is not None})
     start = time.perf_counter()
-    out = generate_mvk_mini(args.out, config, preset=args.preset)
+    if args.workers < 1:
+        raise ValueError(f"--workers: expected >= 1, got {args.workers}")
+    out = generate_mvk_mini(args.out, config, preset=args.preset, workers=args.workers)
     print(
         f"wrote {config.sites * config.videos_per_site} videos to {out} "
         f"in {time.perf_counter() - start:.1f} s"
@@ -75,6 +77,9 @@ def register(groups) -> None:
     )
     p.add_argument("--size", type=int, nargs=2, metavar=("H", "W"), help="frame size")
     p.add_argument("--select-every", type=int, help="one selected frame every K frames")
+    p.add_argument(
+        "--workers", type=int, default=1, help="processes writing videos (default 1)"
+    )
     p.set_defaults(func=_synth)
 
     p = groups["data"].add_parser(

@@ -189,13 +189,15 @@ def generate_mvk_mini(
     preset: str = "custom",
     progress: bool = True,
     exist_ok: bool = False,
+    workers: int = 1,
 ) -> Path:
     """Write a whole MVK-mini collection to ``out`` atomically and return ``out``.
 
     Everything is written into a hidden temporary folder beside ``out`` that is renamed
     to ``out`` at the end; on an error it is removed, so no partial output is left. If
     ``out`` already holds a finished collection: with ``exist_ok`` (another process won
-    the race) it is returned; otherwise ``ValueError``.
+    the race) it is returned; otherwise ``ValueError``. ``workers > 1`` writes the
+    videos in that many processes (same result).
 
     Book: ch09 "The Marine Video Kit dataset".
     """
@@ -210,7 +212,7 @@ def generate_mvk_mini(
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.parent / f".{out.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}"
     try:
-        write_collection(tmp, config, progress=progress)
+        write_collection(tmp, config, progress=progress, workers=workers)
         manifest = {
             "preset": preset,
             "generator_version": GENERATOR_VERSION,

@@ -248,16 +248,37 @@ def write_video(
     }
 
 
-def write_collection(root: Path, config, progress: bool = True) -> None:
-    """Write every video of ``config`` and the collection-level files under ``root``."""
+def _write_job(args: tuple) -> dict:
     from mvk_tutorial.mvk.synthetic import SITES
 
+    root, config, s, v = args
+    return write_video(root, config, s, v, SITES[s][1])
+
+
+def write_collection(
+    root: Path, config, progress: bool = True, workers: int = 1
+) -> None:
+    """Write every video of ``config`` and the collection-level files under ``root``.
+
+    With ``workers > 1`` the videos are written by that many processes; the result is
+    identical (each video has its own seed and the tables keep the video order).
+    """
     root.mkdir(parents=True, exist_ok=False)
-    jobs = [(s, v) for s in range(config.sites) for v in range(config.videos_per_site)]
-    results = []
-    bar = tqdm(jobs, desc="MVK-mini videos", disable=not progress or None)
-    for s, v in bar:
-        results.append(write_video(root, config, s, v, SITES[s][1]))
+    jobs = [
+        (root, config, s, v)
+        for s in range(config.sites)
+        for v in range(config.videos_per_site)
+    ]
+    bar = dict(total=len(jobs), desc="MVK-mini videos", disable=not progress or None)
+    if workers > 1:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        context = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(workers, mp_context=context) as pool:
+            results = list(tqdm(pool.map(_write_job, jobs), **bar))
+    else:
+        results = [_write_job(job) for job in tqdm(jobs, **bar)]
     frames = pd.DataFrame([r for res in results for r in res["frames"]])
     (root / "labels").mkdir(exist_ok=True)
     frames.to_csv(root / FRAME_LABELS_CSV, index=False)

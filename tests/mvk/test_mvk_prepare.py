@@ -166,6 +166,7 @@ def test_check_davis_on_official_fixture():
     assert check_davis(root) == []
 
 
+@pytest.mark.slow
 def test_make_mvk_mini_script(tmp_path):
     import subprocess
     import sys

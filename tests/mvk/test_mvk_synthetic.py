@@ -271,7 +271,7 @@ def test_lost_race_returns_the_winner(tmp_path, monkeypatch):
     real = writer.write_collection
     done = []
 
-    def slow(root, config, progress=True):
+    def slow(root, config, progress=True, workers=1):
         real(root, config, progress)
         if not done:  # the "other process" finishes first
             done.append(True)
@@ -281,3 +281,10 @@ def test_lost_race_returns_the_winner(tmp_path, monkeypatch):
     out = generate_mvk_mini(tmp_path / "out", TINY, progress=False, exist_ok=True)
     assert out == tmp_path / "out" and (out / "mvk_mini.json").is_file()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
+
+
+@pytest.mark.slow
+def test_two_workers_write_the_same_collection(tmp_path):
+    one = generate_mvk_mini(tmp_path / "one", TINY, progress=False)
+    two = generate_mvk_mini(tmp_path / "two", TINY, progress=False, workers=2)
+    assert _digest(one) == _digest(two)
