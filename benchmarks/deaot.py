@@ -94,12 +94,19 @@ def cpu_rows(name: str, frames: int) -> list[dict]:
         with official_path(k == "baseline"), FlopCounterMode(display=False) as fc:
             step(e, xs[1])
         med = statistics.median(times[k])
-        rows.append({"variant": name, "impl": k, "device": "cpu",
-                     "ms/frame": round(1000 * med, 1), "fps": round(1 / med, 2),
-                     "min ms/frame": round(1000 * min(times[k]), 1),
-                     "cpu-s/frame": round(statistics.median(cpu[k]), 2),
-                     "GFLOP/frame": round(fc.get_total_flops() / 1e9, 1),
-                     "max|diff|/max|logit|": f"{diff / scale:.1e}"})
+        rows.append(
+            {
+                "variant": name,
+                "impl": k,
+                "device": "cpu",
+                "ms/frame": round(1000 * med, 1),
+                "fps": round(1 / med, 2),
+                "min ms/frame": round(1000 * min(times[k]), 1),
+                "cpu-s/frame": round(statistics.median(cpu[k]), 2),
+                "GFLOP/frame": round(fc.get_total_flops() / 1e9, 1),
+                "max|diff|/max|logit|": f"{diff / scale:.1e}",
+            }
+        )
     base, ours = rows[0]["ms/frame"], rows[1]["ms/frame"]
     rows[1]["speed-up"] = f"{base / ours:.2f}x"
     return rows
@@ -119,17 +126,25 @@ def cuda_rows(name: str, frames: int) -> list[dict]:
             engine.add_reference(xs[0], mask, 2)
             times = []
             for x in xs[1:]:
-                start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(
-                    enable_timing=True)
+                start, end = (
+                    torch.cuda.Event(enable_timing=True),
+                    torch.cuda.Event(enable_timing=True),
+                )
                 start.record()
                 step(engine, x)
                 end.record()
                 torch.cuda.synchronize()
                 times.append(start.elapsed_time(end) / 1000)
         med = statistics.median(times)
-        rows.append({"variant": name, "impl": "ours amp" if amp else "ours fp32",
-                     "device": torch.cuda.get_device_name(),
-                     "ms/frame": round(1000 * med, 2), "fps": round(1 / med, 1)})
+        rows.append(
+            {
+                "variant": name,
+                "impl": "ours amp" if amp else "ours fp32",
+                "device": torch.cuda.get_device_name(),
+                "ms/frame": round(1000 * med, 2),
+                "fps": round(1 / med, 1),
+            }
+        )
     return rows
 
 
@@ -148,8 +163,10 @@ def main() -> None:
                 rows += cpu_rows(name, args.frames)
             if torch.cuda.is_available():
                 rows += cuda_rows(name, max(args.frames, 20))
-    print(f"DeAOT inference at {H}x{W} (output {OUT[0]}x{OUT[1]}), 2 objects, "
-          f"{args.frames} frames after the reference, {args.threads} CPU threads")
+    print(
+        f"DeAOT inference at {H}x{W} (output {OUT[0]}x{OUT[1]}), 2 objects, "
+        f"{args.frames} frames after the reference, {args.threads} CPU threads"
+    )
     columns = list(dict.fromkeys(c for r in rows for c in r))
     print(format_table(rows, columns))
     if not torch.cuda.is_available():

@@ -24,12 +24,34 @@ def _window_cases():
     cases = []
     for desc, (B, h, w, d, C, r) in {
         "3x4 map, radius 1 (3x3 window)": (1, 3, 4, 2, 3, 1),
-        "5x6 map, radius 2: the window leaves the image at the borders": (2, 5, 6, 4, 5, 2),
-        "4x9 map, radius 7 (DeAOT's 15x15 window, larger than the map)": (1, 4, 9, 8, 6, 7),
+        "5x6 map, radius 2: the window leaves the image at the borders": (
+            2,
+            5,
+            6,
+            4,
+            5,
+            2,
+        ),
+        "4x9 map, radius 7 (DeAOT's 15x15 window, larger than the map)": (
+            1,
+            4,
+            9,
+            8,
+            6,
+            7,
+        ),
     }.items():
         ws = (2 * r + 1) ** 2
-        cases.append(case(desc, rnd(B, h, w, d), rnd(B, h, w, d), rnd(B, h, w, C),
-                          rnd(B, h, w, ws), r))
+        cases.append(
+            case(
+                desc,
+                rnd(B, h, w, d),
+                rnd(B, h, w, d),
+                rnd(B, h, w, C),
+                rnd(B, h, w, ws),
+                r,
+            )
+        )
     return cases
 
 

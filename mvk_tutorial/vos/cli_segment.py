@@ -21,25 +21,49 @@ def register(groups) -> None:
     from mvk_tutorial.vos.deaot.configs import CONFIGS
 
     p = groups["vos"].add_parser(
-        "segment", help="segment videos with DeAOT from their first-frame masks",
-        description=__doc__.split("\n\n")[0])
+        "segment",
+        help="segment videos with DeAOT from their first-frame masks",
+        description=__doc__.split("\n\n")[0],
+    )
     src = p.add_argument_group("input (one sequence, or a DAVIS folder)")
     src.add_argument("--frames", type=Path, help="folder of the frames of one video")
-    src.add_argument("--first-mask", type=Path, help="palette PNG of frame 0 (object ids)")
-    src.add_argument("--davis-root", type=Path, help="a DAVIS folder (JPEGImages/480p ...)")
+    src.add_argument(
+        "--first-mask", type=Path, help="palette PNG of frame 0 (object ids)"
+    )
+    src.add_argument(
+        "--davis-root", type=Path, help="a DAVIS folder (JPEGImages/480p ...)"
+    )
     src.add_argument("--set", default="val", help="ImageSets/<year>/<set>.txt (val)")
     src.add_argument("--year", default="2017", help="DAVIS year (2017)")
-    p.add_argument("--out", required=True, type=Path, help="output folder of palette PNGs")
+    p.add_argument(
+        "--out", required=True, type=Path, help="output folder of palette PNGs"
+    )
     p.add_argument("--model", default="deaot-t", choices=sorted(CONFIGS))
-    p.add_argument("--checkpoint", required=True, type=Path,
-                   help="official aot-benchmark checkpoint (.pth) for --model")
+    p.add_argument(
+        "--checkpoint",
+        required=True,
+        type=Path,
+        help="official aot-benchmark checkpoint (.pth) for --model",
+    )
     p.add_argument("--flip", action="store_true", help="flip test-time augmentation")
-    p.add_argument("--long-term-gap", type=int, default=None,
-                   help="long-term memory every N frames (default: the model's)")
-    p.add_argument("--max-long-term", type=int, default=None,
-                   help="at most N frames in long-term memory (reference kept)")
-    p.add_argument("--max-long-edge", type=int, default=1040,
-                   help="resize so that the long side is at most this (official: 1040)")
+    p.add_argument(
+        "--long-term-gap",
+        type=int,
+        default=None,
+        help="long-term memory every N frames (default: the model's)",
+    )
+    p.add_argument(
+        "--max-long-term",
+        type=int,
+        default=None,
+        help="at most N frames in long-term memory (reference kept)",
+    )
+    p.add_argument(
+        "--max-long-edge",
+        type=int,
+        default=1040,
+        help="resize so that the long side is at most this (official: 1040)",
+    )
     p.add_argument("--device", default=None, help="cuda, mps or cpu (default: best)")
     p.add_argument("--amp", action="store_true", help="float16 autocast (CUDA)")
     p.set_defaults(func=run_segment)
@@ -75,7 +99,9 @@ def _segment_davis(model, args, kwargs) -> int:
         for target, mask in zip(targets, masks):
             write_mask(target, mask)
         done += 1
-    print(f"segmented {done} sequence(s), {len(names) - done} already done -> {args.out}")
+    print(
+        f"segmented {done} sequence(s), {len(names) - done} already done -> {args.out}"
+    )
     return 0
 
 
@@ -88,9 +114,13 @@ def run_segment(args: argparse.Namespace) -> int:
         raise ValueError("--frames and --first-mask go together")
     if single and not args.first_mask.is_file():
         raise FileNotFoundError(f"--first-mask: {args.first_mask} does not exist")
-    kwargs = dict(flip=args.flip, long_term_gap=args.long_term_gap,
-                  max_long_term=args.max_long_term, max_long_edge=args.max_long_edge,
-                  amp=args.amp)
+    kwargs = dict(
+        flip=args.flip,
+        long_term_gap=args.long_term_gap,
+        max_long_term=args.max_long_term,
+        max_long_edge=args.max_long_edge,
+        amp=args.amp,
+    )
     model = _load_model(args)
     if not single:
         return _segment_davis(model, args, kwargs)

@@ -10,8 +10,13 @@ import torch
 
 from mvk_tutorial.cli import main
 from mvk_tutorial.vos.data import read_mask, write_mask
-from mvk_tutorial.vos.deaot import (DeAOTEngine, build_deaot, load_official_checkpoint,
-                                    official_input_size, segment_video)
+from mvk_tutorial.vos.deaot import (
+    DeAOTEngine,
+    build_deaot,
+    load_official_checkpoint,
+    official_input_size,
+    segment_video,
+)
 
 H, W = 65, 97  # 16k+1 sides: 5 x 7 tokens
 
@@ -27,7 +32,7 @@ def _blobs(num, seed, h=H, w=W):
     mask = np.zeros((h, w), np.int64)
     for i in range(1, num + 1):
         y, x = g.integers(0, h - 12), g.integers(0, w - 12)
-        mask[y:y + 12, x:x + 12] = i
+        mask[y : y + 12, x : x + 12] = i
     return mask
 
 
@@ -52,7 +57,10 @@ def test_more_than_ten_objects_soft_aggregation(model):
     for t in (1, 2):
         out = engine.propagate(frames[t])
         assert out.shape == (1, 13, H, W)
-        p1, p2 = torch.softmax(lo.propagate(frames[t]), 1), torch.softmax(hi.propagate(frames[t]), 1)
+        p1, p2 = (
+            torch.softmax(lo.propagate(frames[t]), 1),
+            torch.softmax(hi.propagate(frames[t]), 1),
+        )
         merged = torch.cat([p1[:, :1] * p2[:, :1], p1[:, 1:], p2[:, 1:]], 1)
         expected = torch.logit(merged.clamp(1e-5, 1 - 1e-5))
         torch.testing.assert_close(out, expected, atol=1e-4, rtol=1e-4)
@@ -83,13 +91,17 @@ def test_long_term_memory_cap_keeps_reference_and_newest(model):
     K = capped.groups[0].long_term[0].K
     assert K.shape[0] == 3 * N
     torch.testing.assert_close(K[-N:], ref_K)  # reference frame kept
-    torch.testing.assert_close(K[:2 * N], free.groups[0].long_term[0].K[:2 * N])  # newest
+    torch.testing.assert_close(
+        K[: 2 * N], free.groups[0].long_term[0].K[: 2 * N]
+    )  # newest
 
 
 def test_engine_rejects_bad_input(model):
     e = DeAOTEngine(model)
     with pytest.raises(ValueError, match="16k\\+1"):
-        e.add_reference(torch.zeros(1, 3, 64, 96), torch.zeros(1, 1, 64, 96, dtype=torch.long), 1)
+        e.add_reference(
+            torch.zeros(1, 3, 64, 96), torch.zeros(1, 1, 64, 96, dtype=torch.long), 1
+        )
     with pytest.raises(ValueError, match="ids must lie"):
         e.add_reference(torch.zeros(1, 3, H, W), torch.full((1, 1, H, W), 3), 2)
     with pytest.raises(RuntimeError):
@@ -101,9 +113,12 @@ def test_engine_rejects_bad_input(model):
 
 def test_load_official_checkpoint_formats(tmp_path, model):
     sd = model.state_dict()
-    formats = {"raw": sd, "module": {"module." + k: v.half() for k, v in sd.items()},
-               "state_dict": {"state_dict": {"module." + k: v for k, v in sd.items()}},
-               "model": {"model": sd}}
+    formats = {
+        "raw": sd,
+        "module": {"module." + k: v.half() for k, v in sd.items()},
+        "state_dict": {"state_dict": {"module." + k: v for k, v in sd.items()}},
+        "model": {"model": sd},
+    }
     for name, obj in formats.items():
         path = tmp_path / f"{name}.pth"
         torch.save(obj, path)
@@ -157,15 +172,18 @@ def test_flip_tta_is_mirror_symmetric(model):
     # must mirror the output exactly (the two engines swap roles).
     frames, mask = _video(T=3, seed=3)
     out = segment_video(model, frames, mask, flip=True)
-    mirrored = segment_video(model, [f[:, ::-1].copy() for f in frames], mask[:, ::-1].copy(),
-                             flip=True)
+    mirrored = segment_video(
+        model, [f[:, ::-1].copy() for f in frames], mask[:, ::-1].copy(), flip=True
+    )
     for a, b in zip(out, mirrored):
         np.testing.assert_array_equal(a, b[:, ::-1])
     plain = segment_video(model, frames, mask)
-    mirrored_plain = segment_video(model, [f[:, ::-1].copy() for f in frames],
-                                   mask[:, ::-1].copy())
-    assert any((a != b[:, ::-1]).any() for a, b in zip(plain, mirrored_plain)), \
+    mirrored_plain = segment_video(
+        model, [f[:, ::-1].copy() for f in frames], mask[:, ::-1].copy()
+    )
+    assert any((a != b[:, ::-1]).any() for a, b in zip(plain, mirrored_plain)), (
         "without TTA the model is not mirror-symmetric, so the test above is informative"
+    )
 
 
 # ------------------------------------------------------------------- CLI
@@ -178,18 +196,34 @@ def _write_davis(root: Path, seqs=("aa", "bb"), T=3):
         frames, mask = _video(T, seed=i, h=48, w=80)  # not 16k+1: resized inside
         (root / "JPEGImages" / "480p" / s).mkdir(parents=True)
         for t, f in enumerate(frames):
-            cv2.imwrite(str(root / "JPEGImages" / "480p" / s / f"{t:05d}.jpg"), f[..., ::-1])
+            cv2.imwrite(
+                str(root / "JPEGImages" / "480p" / s / f"{t:05d}.jpg"), f[..., ::-1]
+            )
             write_mask(root / "Annotations" / "480p" / s / f"{t:05d}.png", mask)
 
 
 def test_cli_segment_davis_and_single(tmp_path, model, capsys):
     ckpt = tmp_path / "ckpt.pth"
-    torch.save({"state_dict": {"module." + k: v for k, v in model.state_dict().items()}}, ckpt)
+    torch.save(
+        {"state_dict": {"module." + k: v for k, v in model.state_dict().items()}}, ckpt
+    )
     davis = tmp_path / "DAVIS"
     _write_davis(davis)
     res = tmp_path / "results"
-    args = ["vos", "segment", "--davis-root", str(davis), "--out", str(res),
-            "--checkpoint", str(ckpt), "--model", "deaot-t", "--device", "cpu"]
+    args = [
+        "vos",
+        "segment",
+        "--davis-root",
+        str(davis),
+        "--out",
+        str(res),
+        "--checkpoint",
+        str(ckpt),
+        "--model",
+        "deaot-t",
+        "--device",
+        "cpu",
+    ]
     assert main(args) == 0
     for s in ("aa", "bb"):
         names = sorted(p.name for p in (res / s).iterdir())
@@ -199,21 +233,71 @@ def test_cli_segment_davis_and_single(tmp_path, model, capsys):
         assert read_mask(res / s / "00002.png").shape == (48, 80)
     assert main(args) == 0 and "2 already done" in capsys.readouterr().out  # resume
     out = tmp_path / "single"
-    assert main(["vos", "segment", "--frames", str(davis / "JPEGImages" / "480p" / "aa"),
-                 "--first-mask", str(davis / "Annotations" / "480p" / "aa" / "00000.png"),
-                 "--out", str(out), "--checkpoint", str(ckpt), "--flip",
-                 "--device", "cpu"]) == 0
-    assert sorted(p.name for p in out.iterdir()) == ["00000.png", "00001.png", "00002.png"]
+    assert (
+        main(
+            [
+                "vos",
+                "segment",
+                "--frames",
+                str(davis / "JPEGImages" / "480p" / "aa"),
+                "--first-mask",
+                str(davis / "Annotations" / "480p" / "aa" / "00000.png"),
+                "--out",
+                str(out),
+                "--checkpoint",
+                str(ckpt),
+                "--flip",
+                "--device",
+                "cpu",
+            ]
+        )
+        == 0
+    )
+    assert sorted(p.name for p in out.iterdir()) == [
+        "00000.png",
+        "00001.png",
+        "00002.png",
+    ]
 
 
 def test_cli_segment_errors(tmp_path, model, capsys):
     ckpt = tmp_path / "ckpt.pth"
     torch.save(model.state_dict(), ckpt)
-    assert main(["vos", "segment", "--out", str(tmp_path), "--checkpoint", str(ckpt)]) == 2
+    assert (
+        main(["vos", "segment", "--out", str(tmp_path), "--checkpoint", str(ckpt)]) == 2
+    )
     assert "either --frames" in capsys.readouterr().err
-    assert main(["vos", "segment", "--davis-root", str(tmp_path), "--out", str(tmp_path),
-                 "--checkpoint", str(tmp_path / "missing.pth")]) == 2
+    assert (
+        main(
+            [
+                "vos",
+                "segment",
+                "--davis-root",
+                str(tmp_path),
+                "--out",
+                str(tmp_path),
+                "--checkpoint",
+                str(tmp_path / "missing.pth"),
+            ]
+        )
+        == 2
+    )
     assert "missing.pth" in capsys.readouterr().err
-    assert main(["vos", "segment", "--davis-root", str(tmp_path), "--out", str(tmp_path),
-                 "--checkpoint", str(ckpt), "--model", "deaot-s"]) == 2
+    assert (
+        main(
+            [
+                "vos",
+                "segment",
+                "--davis-root",
+                str(tmp_path),
+                "--out",
+                str(tmp_path),
+                "--checkpoint",
+                str(ckpt),
+                "--model",
+                "deaot-s",
+            ]
+        )
+        == 2
+    )
     assert "missing keys" in capsys.readouterr().err

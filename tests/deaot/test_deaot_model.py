@@ -1,18 +1,21 @@
 """DeAOT variants: official key names/shapes, multi-layer propagation against a dense
 re-implementation, windowed local attention against the dense formulation."""
 
+import importlib.util
+from pathlib import Path
+
 import pytest
 import torch
 
 from mvk_tutorial.vos.deaot import CONFIGS, DeAOTEngine, build_deaot
-from mvk_tutorial.vos.deaot.attention import (local_attention_dense,
-                                              local_attention_windowed)
-
-import importlib.util
-from pathlib import Path
+from mvk_tutorial.vos.deaot.attention import (
+    local_attention_dense,
+    local_attention_windowed,
+)
 
 _spec = importlib.util.spec_from_file_location(
-    "deaot_reference_impl", Path(__file__).with_name("reference_impl.py"))
+    "deaot_reference_impl", Path(__file__).with_name("reference_impl.py")
+)
 reference_impl = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(reference_impl)
 
@@ -30,7 +33,9 @@ def naive_local_attention(q, k, v, rel, r=7):
                     for dx in range(-r, r + 1):
                         if 0 <= y + dy < h and 0 <= x + dx < w:
                             o = (dy + r) * ws + (dx + r)
-                            logits.append(q[b, y, x] @ k[b, y + dy, x + dx] + rel[b, y, x, o])
+                            logits.append(
+                                q[b, y, x] @ k[b, y + dy, x + dx] + rel[b, y, x, o]
+                            )
                             vals.append(v[b, y + dy, x + dx])
                 a = torch.softmax(torch.stack(logits).double(), 0)
                 out[b, y, x] = (a[:, None] * torch.stack(vals).double()).sum(0)
@@ -41,27 +46,39 @@ def naive_local_attention(q, k, v, rel, r=7):
 def test_windowed_local_attention_equals_dense_and_naive(h, w, tile):
     g = torch.Generator().manual_seed(h * 100 + w)
     q, k = torch.randn(2, h, w, 16, generator=g), torch.randn(2, h, w, 16, generator=g)
-    v, rel = torch.randn(2, h, w, 24, generator=g), torch.randn(2, h, w, 225, generator=g)
+    v, rel = (
+        torch.randn(2, h, w, 24, generator=g),
+        torch.randn(2, h, w, 225, generator=g),
+    )
     win = local_attention_windowed(q, k, v, rel, 7, tile)
     dense = local_attention_dense(q, k, v, rel, 7)
     torch.testing.assert_close(win, dense, atol=1e-5, rtol=1e-5)
     if h * w <= 60:
-        torch.testing.assert_close(win, naive_local_attention(q, k, v, rel), atol=1e-5,
-                                   rtol=1e-5)
+        torch.testing.assert_close(
+            win, naive_local_attention(q, k, v, rel), atol=1e-5, rtol=1e-5
+        )
 
 
 def _official_mobilenet_layer_keys(i: int) -> dict[str, tuple]:
     """Keys of GPM layer i as listed in the reference facts (sec. 4)."""
     p = f"LSTT.layers.{i}."
-    keys = {p + "norm1.weight": (256,), p + "norm1.bias": (256,),
-            p + "linear_QV.weight": (640, 256), p + "linear_QV.bias": (640,),
-            p + "linear_U.weight": (512, 256), p + "linear_U.bias": (512,),
-            p + "norm2.weight": (256,), p + "norm2.bias": (256,),
-            p + "id_norm2.weight": (256,), p + "id_norm2.bias": (256,),
-            p + "self_attn.linear_QK.weight": (128, 512), p + "self_attn.linear_QK.bias": (128,),
-            p + "self_attn.dw_conv.conv.weight": (1024, 1, 5, 5),
-            p + "self_attn.projection.weight": (512, 1024),
-            p + "self_attn.projection.bias": (512,)}
+    keys = {
+        p + "norm1.weight": (256,),
+        p + "norm1.bias": (256,),
+        p + "linear_QV.weight": (640, 256),
+        p + "linear_QV.bias": (640,),
+        p + "linear_U.weight": (512, 256),
+        p + "linear_U.bias": (512,),
+        p + "norm2.weight": (256,),
+        p + "norm2.bias": (256,),
+        p + "id_norm2.weight": (256,),
+        p + "id_norm2.bias": (256,),
+        p + "self_attn.linear_QK.weight": (128, 512),
+        p + "self_attn.linear_QK.bias": (128,),
+        p + "self_attn.dw_conv.conv.weight": (1024, 1, 5, 5),
+        p + "self_attn.projection.weight": (512, 1024),
+        p + "self_attn.projection.bias": (512,),
+    }
     for n in ("V1", "V2", "U1", "U2"):
         keys[p + f"self_attn.linear_{n}.weight"] = (512, 256)
         keys[p + f"self_attn.linear_{n}.bias"] = (512,)
@@ -72,11 +89,20 @@ def _official_mobilenet_layer_keys(i: int) -> dict[str, tuple]:
     keys[p + "short_term_attn.relative_emb_k.weight"] = (225, 128, 1, 1)
     keys[p + "short_term_attn.relative_emb_k.bias"] = (225,)
     if i == 0:
-        keys[p + "linear_ID_V.weight"], keys[p + "linear_ID_V.bias"] = (512, 256), (512,)
+        keys[p + "linear_ID_V.weight"], keys[p + "linear_ID_V.bias"] = (
+            (512, 256),
+            (512,),
+        )
     else:
         keys[p + "id_norm1.weight"], keys[p + "id_norm1.bias"] = (256,), (256,)
-        keys[p + "linear_ID_V.weight"], keys[p + "linear_ID_V.bias"] = (512, 512), (512,)
-        keys[p + "linear_ID_U.weight"], keys[p + "linear_ID_U.bias"] = (512, 256), (512,)
+        keys[p + "linear_ID_V.weight"], keys[p + "linear_ID_V.bias"] = (
+            (512, 512),
+            (512,),
+        )
+        keys[p + "linear_ID_U.weight"], keys[p + "linear_ID_U.bias"] = (
+            (512, 256),
+            (512,),
+        )
     return keys
 
 
@@ -97,14 +123,17 @@ def test_official_key_names_and_shapes(name):
     assert sd["decoder.adapter_8x.weight"] == (256, cfg.encoder_dims[1], 1, 1)
     assert sd["decoder.adapter_4x.weight"] == (128, cfg.encoder_dims[0], 1, 1)
     assert sd["decoder.conv_out.weight"] == (11, 128, 1, 1)
-    enc = {k[len("encoder."):]: s for k, s in sd.items() if k.startswith("encoder.")}
+    enc = {k[len("encoder.") :]: s for k, s in sd.items() if k.startswith("encoder.")}
     assert not any("num_batches_tracked" in k for k in enc)
     if cfg.encoder == "resnet50":  # torchvision's resnet50 names, without layer4 / fc
         import torchvision
 
         tv = torchvision.models.resnet50().state_dict()
-        expected = {k: tuple(v.shape) for k, v in tv.items()
-                    if not k.startswith(("layer4", "fc")) and "num_batches_tracked" not in k}
+        expected = {
+            k: tuple(v.shape)
+            for k, v in tv.items()
+            if not k.startswith(("layer4", "fc")) and "num_batches_tracked" not in k
+        }
         assert enc == expected
     elif cfg.encoder == "mobilenetv2":
         assert enc["features.0.0.weight"] == (32, 3, 3, 3)
@@ -112,17 +141,21 @@ def test_official_key_names_and_shapes(name):
         assert max(int(k.split(".")[1]) for k in enc) == 18
     else:  # Swin-B: layers 0..3 with depths 2, 2, 18, 2; merging after 0..2; norm0..2
         blocks = {(k.split(".")[1], k.split(".")[3]) for k in enc if ".blocks." in k}
-        assert sorted(blocks) == sorted({(str(i), str(j)) for i, d in enumerate((2, 2, 18, 2))
-                                         for j in range(d)})
+        assert sorted(blocks) == sorted(
+            {(str(i), str(j)) for i, d in enumerate((2, 2, 18, 2)) for j in range(d)}
+        )
         assert enc["layers.2.blocks.0.attn.relative_position_bias_table"] == (169, 16)
         assert enc["layers.2.downsample.reduction.weight"] == (1024, 2048)
         assert {k for k in enc if k.startswith("norm")} == {
-            f"norm{i}.{p}" for i in range(3) for p in ("weight", "bias")}
+            f"norm{i}.{p}" for i in range(3) for p in ("weight", "bias")
+        }
         assert enc["patch_embed.proj.weight"] == (128, 3, 4, 4)
 
 
-@pytest.mark.parametrize("name,expected_m", [("deaot-t", 7.2), ("deaot-s", 10.2),
-                                             ("deaot-b", 13.2), ("r50-deaot-l", 19.8)])
+@pytest.mark.parametrize(
+    "name,expected_m",
+    [("deaot-t", 7.2), ("deaot-s", 10.2), ("deaot-b", 13.2), ("r50-deaot-l", 19.8)],
+)
 def test_parameter_counts_match_model_zoo(name, expected_m):
     n = sum(p.numel() for p in build_deaot(name).parameters())
     assert abs(n / 1e6 - expected_m) < 0.06
@@ -131,7 +164,7 @@ def test_parameter_counts_match_model_zoo(name, expected_m):
 def _randomise(model, seed=0):
     g = torch.Generator().manual_seed(seed)
     with torch.no_grad():
-        for name, p in model.state_dict().items():
+        for p in model.state_dict().values():
             if p.is_floating_point() and p.dim() == 1:  # norms and biases: move off 1/0
                 p.add_(0.1 * torch.randn(p.shape, generator=g))
     return model

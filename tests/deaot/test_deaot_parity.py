@@ -8,8 +8,12 @@ import torch
 from mvk_tutorial.vos.deaot import DeAOTEngine, build_deaot
 from mvk_tutorial.vos.deaot.checkpoint import load_state_dict_checked
 
-FIXTURE = (Path(__file__).resolve().parents[2].parent / "shared" / "fixtures"
-           / "deaot_t_official_reference.pt")
+FIXTURE = (
+    Path(__file__).resolve().parents[2].parent
+    / "shared"
+    / "fixtures"
+    / "deaot_t_official_reference.pt"
+)
 
 
 @pytest.fixture(scope="module")

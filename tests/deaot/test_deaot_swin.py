@@ -10,8 +10,11 @@ from mvk_tutorial.vos.deaot.swin import PatchMerging, SwinTransformerBlock, shif
 
 def _copy_block(ours: SwinTransformerBlock, tv: TVBlock) -> None:
     sd = ours.state_dict()
-    mapped = {k.replace("mlp.fc1", "mlp.0").replace("mlp.fc2", "mlp.3"): v
-              for k, v in sd.items() if "relative_position_index" not in k}
+    mapped = {
+        k.replace("mlp.fc1", "mlp.0").replace("mlp.fc2", "mlp.3"): v
+        for k, v in sd.items()
+        if "relative_position_index" not in k
+    }
     missing, unexpected = tv.load_state_dict(mapped, strict=False)
     assert not unexpected and all("relative_position_index" in k for k in missing)
 

@@ -9,8 +9,11 @@ from mvk_tutorial.vos.deaot.checkpoint import load_official_checkpoint
 from mvk_tutorial.vos.deaot.configs import CONFIGS, DeAOTConfig, get_config
 from mvk_tutorial.vos.deaot.engine import DeAOTEngine, soft_aggregation
 from mvk_tutorial.vos.deaot.model import DeAOT, build_deaot
-from mvk_tutorial.vos.deaot.segment import (iter_segment_video, official_input_size,
-                                             segment_video)
+from mvk_tutorial.vos.deaot.segment import (
+    iter_segment_video,
+    official_input_size,
+    segment_video,
+)
 
 __all__ = [
     "CONFIGS",
@@ -20,8 +23,8 @@ __all__ = [
     "build_deaot",
     "get_config",
     "iter_segment_video",
+    "load_official_checkpoint",
     "official_input_size",
     "segment_video",
-    "load_official_checkpoint",
     "soft_aggregation",
 ]

@@ -38,15 +38,18 @@ class DWConv2d(nn.Module):
     def forward(self, x: torch.Tensor, size_2d: tuple[int, int]) -> torch.Tensor:
         h, w = size_2d
         N, B, C = x.shape
-        x = x.view(h, w, B, C).permute(2, 3, 0, 1)  # (B, C, h, w), channels-last strides
+        x = x.view(h, w, B, C).permute(
+            2, 3, 0, 1
+        )  # (B, C, h, w), channels-last strides
         # a channels-last weight keeps the whole conv channels-last: no transposes
         weight = self.conv.weight.to(memory_format=torch.channels_last)
         x = F.conv2d(x, weight, None, 1, 2, 1, C)
         return x.permute(2, 3, 0, 1).reshape(N, B, C)  # (h*w, B, C), a view
 
 
-def global_attention(Q: torch.Tensor, K: torch.Tensor, V: torch.Tensor,
-                     scale: float) -> torch.Tensor:
+def global_attention(
+    Q: torch.Tensor, K: torch.Tensor, V: torch.Tensor, scale: float
+) -> torch.Tensor:
     """softmax(Q K^T * scale) V for tokens: Q (L, B, d), K (N, B, d), V (N, B, C) -> (L, B, C).
 
     Written out (scale Q, matmul, softmax, matmul) as the official code does; on a CPU
@@ -84,8 +87,14 @@ class GatedPropagation(nn.Module):
     Book: ch08 "Memory-based VOS and DeAOT".
     """
 
-    def __init__(self, d_qk: int, d_vu: int, d_att: int = 128, use_linear: bool = True,
-                 expand_ratio: float = 2.0):
+    def __init__(
+        self,
+        d_qk: int,
+        d_vu: int,
+        d_att: int = 128,
+        use_linear: bool = True,
+        expand_ratio: float = 2.0,
+    ):
         super().__init__()
         self.d_att = d_att
         self.use_linear = use_linear
@@ -108,8 +117,14 @@ class GatedPropagation(nn.Module):
         U = F.silu(torch.cat([self.linear_U1(a), self.linear_U2(b)], dim=-1))
         return QK, QK, V, U
 
-    def forward(self, Q: torch.Tensor, K: torch.Tensor, V: torch.Tensor, U: torch.Tensor,
-                size_2d: tuple[int, int]) -> torch.Tensor:
+    def forward(
+        self,
+        Q: torch.Tensor,
+        K: torch.Tensor,
+        V: torch.Tensor,
+        U: torch.Tensor,
+        size_2d: tuple[int, int],
+    ) -> torch.Tensor:
         if self.use_linear:
             Q, K, V, U = self.project_self(Q)
         out = global_attention(Q, K, V, 1.0 / math.sqrt(self.d_att))  # (L, B, 1024)
@@ -175,9 +190,14 @@ def _untile(x: torch.Tensor, B: int, h: int, w: int, tile: int) -> torch.Tensor:
     return x.reshape(B, nty * tile, ntx * tile, C)[:, :h, :w]
 
 
-def local_attention_windowed(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor,
-                             rel: torch.Tensor, max_dis: int = 7,
-                             tile: int = 8) -> torch.Tensor:
+def local_attention_windowed(
+    q: torch.Tensor,
+    k: torch.Tensor,
+    v: torch.Tensor,
+    rel: torch.Tensor,
+    max_dis: int = 7,
+    tile: int = 8,
+) -> torch.Tensor:
     """Window attention without a dense (h*w x h*w) matrix.
 
     Each tile of ``tile x tile`` queries attends to the ``(tile + 2r)^2`` keys that cover
@@ -193,8 +213,7 @@ def local_attention_windowed(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor,
     Returns: (B, h, w, C).
     Book: ch08 "Memory-based VOS and DeAOT" (section "Short-term propagation").
     """
-    B, h, w, _ = q.shape
-    ws = 2 * max_dis + 1
+    B, h, w, _ = q.shape  # ws = 2 * max_dis + 1 below
     tile = max(1, min(tile, max(h, w)))
     idx = _tile_index(tile, max_dis, q.device)  # (T*T, ws*ws)
     valid = window_valid_mask(h, w, max_dis, q.device)  # (h, w, ws*ws)
@@ -207,12 +226,19 @@ def local_attention_windowed(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor,
     attn = torch.softmax(logits, dim=-1)
     dense = logits.new_zeros(logits.shape[0], logits.shape[1], kt.shape[1])
     dense.scatter_(2, idx, attn)  # (B*nT, T*T, K*K), zero outside each window
-    out = torch.bmm(dense, _key_tiles(v, tile, max_dis).to(dense.dtype))  # (B*nT, T*T, C)
+    out = torch.bmm(
+        dense, _key_tiles(v, tile, max_dis).to(dense.dtype)
+    )  # (B*nT, T*T, C)
     return _untile(out, B, h, w, tile)
 
 
-def local_attention_dense(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor,
-                          rel: torch.Tensor, max_dis: int = 7) -> torch.Tensor:
+def local_attention_dense(
+    q: torch.Tensor,
+    k: torch.Tensor,
+    v: torch.Tensor,
+    rel: torch.Tensor,
+    max_dis: int = 7,
+) -> torch.Tensor:
     """The official pure-PyTorch path: unfold K, window softmax, scatter to (h*w x h*w).
 
     Same arguments and result as ``local_attention_windowed``; kept as the baseline of
@@ -222,12 +248,18 @@ def local_attention_dense(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor,
     ws, r = 2 * max_dis + 1, max_dis
     kp = F.pad(k.permute(0, 3, 1, 2), (r, r, r, r))  # (B, d, h+2r, w+2r)
     ku = F.unfold(kp, ws).view(B, d, ws * ws, h * w)  # (B, d, ws*ws, h*w)
-    qk = (q.reshape(B, h * w, d).transpose(1, 2).unsqueeze(2) * ku).sum(1)  # (B, ws*ws, hw)
-    valid = window_valid_mask(h, w, max_dis, q.device).view(h * w, -1).t()  # (ws*ws, hw)
+    qk = (q.reshape(B, h * w, d).transpose(1, 2).unsqueeze(2) * ku).sum(
+        1
+    )  # (B, ws*ws, hw)
+    valid = (
+        window_valid_mask(h, w, max_dis, q.device).view(h * w, -1).t()
+    )  # (ws*ws, hw)
     qk = qk + rel.reshape(B, h * w, -1).transpose(1, 2) + (~valid).float() * NEG_INF
     attn = torch.softmax(qk, dim=1)  # (B, ws*ws, h*w)
     # local2global: place the window weights in a dense (h*w, (h+2r)*(w+2r)) matrix
-    ky, kx = torch.meshgrid(torch.arange(h + 2 * r), torch.arange(w + 2 * r), indexing="ij")
+    ky, kx = torch.meshgrid(
+        torch.arange(h + 2 * r), torch.arange(w + 2 * r), indexing="ij"
+    )
     qy, qx = torch.meshgrid(torch.arange(h), torch.arange(w), indexing="ij")
     oy = qy.reshape(-1, 1) - ky.reshape(1, -1) + r
     ox = qx.reshape(-1, 1) - kx.reshape(1, -1) + r
@@ -249,10 +281,13 @@ class LocalGatedPropagation(nn.Module):
     Book: ch08 "Memory-based VOS and DeAOT" (section "Short-term propagation").
     """
 
-    dense_fallback = False  # True: use the official dense formulation (benchmark baseline)
+    dense_fallback = (
+        False  # True: use the official dense formulation (benchmark baseline)
+    )
 
-    def __init__(self, d_vu: int, d_att: int = 128, max_dis: int = 7,
-                 expand_ratio: float = 2.0):
+    def __init__(
+        self, d_vu: int, d_att: int = 128, max_dis: int = 7, expand_ratio: float = 2.0
+    ):
         super().__init__()
         self.d_att = d_att
         self.max_dis = max_dis
@@ -262,8 +297,14 @@ class LocalGatedPropagation(nn.Module):
         self.dw_conv = DWConv2d(self.d_middle)
         self.projection = nn.Linear(self.d_middle, d_vu)
 
-    def forward(self, Q: torch.Tensor, K: torch.Tensor, V: torch.Tensor, U: torch.Tensor,
-                size_2d: tuple[int, int]) -> torch.Tensor:
+    def forward(
+        self,
+        Q: torch.Tensor,
+        K: torch.Tensor,
+        V: torch.Tensor,
+        U: torch.Tensor,
+        size_2d: tuple[int, int],
+    ) -> torch.Tensor:
         """Q (h*w, B, d) current frame; K (h*w, B, d), V (h*w, B, 1024) previous frame."""
         h, w = size_2d
         N, B, d = Q.shape
@@ -274,8 +315,13 @@ class LocalGatedPropagation(nn.Module):
             return x.view(h, w, B, -1).permute(2, 0, 1, 3)  # (B, h, w, C)
 
         fn = local_attention_dense if self.dense_fallback else local_attention_windowed
-        out = fn(to_2d(Q) / math.sqrt(self.d_att), to_2d(K), to_2d(V), to_2d(rel),
-                 self.max_dis)  # (B, h, w, 1024)
+        out = fn(
+            to_2d(Q) / math.sqrt(self.d_att),
+            to_2d(K),
+            to_2d(V),
+            to_2d(rel),
+            self.max_dis,
+        )  # (B, h, w, 1024)
         out = out.permute(1, 2, 0, 3).reshape(N, B, -1)  # (h*w, B, 1024)
         out = self.dw_conv(apply_gate(out, U), size_2d)
         return self.projection(out)  # (h*w, B, d_vu)

@@ -27,9 +27,11 @@ def extract_state_dict(obj, source: str = "checkpoint") -> dict[str, torch.Tenso
                 obj = obj[key]
                 break
     if not isinstance(obj, dict) or not all(torch.is_tensor(v) for v in obj.values()):
-        raise ValueError(f"{source}: expected a state dict (or a dict with 'state_dict' or "
-                         "'model') of tensors")
-    return {(k[7:] if k.startswith("module.") else k): v for k, v in obj.items()}
+        raise ValueError(
+            f"{source}: expected a state dict (or a dict with 'state_dict' or "
+            "'model') of tensors"
+        )
+    return {(k.removeprefix("module.")): v for k, v in obj.items()}
 
 
 def _describe(keys: list[str], limit: int = 8) -> str:
@@ -37,8 +39,9 @@ def _describe(keys: list[str], limit: int = 8) -> str:
     return ", ".join(keys[:limit]) + more
 
 
-def load_state_dict_checked(model: nn.Module, state: dict[str, torch.Tensor],
-                            source: str = "checkpoint") -> None:
+def load_state_dict_checked(
+    model: nn.Module, state: dict[str, torch.Tensor], source: str = "checkpoint"
+) -> None:
     """``load_state_dict(strict=True)`` with one clear error naming the bad keys.
 
     Tensors are cast to the model's dtype (official fixtures store float16).
@@ -47,8 +50,11 @@ def load_state_dict_checked(model: nn.Module, state: dict[str, torch.Tensor],
     own = model.state_dict()
     missing = sorted(set(own) - set(state))
     unexpected = sorted(set(state) - set(own))
-    wrong = [f"{k} {tuple(state[k].shape)} (expected {tuple(own[k].shape)})"
-             for k in own if k in state and state[k].shape != own[k].shape]
+    wrong = [
+        f"{k} {tuple(state[k].shape)} (expected {tuple(own[k].shape)})"
+        for k in own
+        if k in state and state[k].shape != own[k].shape
+    ]
     if missing or unexpected or wrong:
         parts = []
         if missing:
@@ -58,8 +64,12 @@ def load_state_dict_checked(model: nn.Module, state: dict[str, torch.Tensor],
         if wrong:
             parts.append(f"{len(wrong)} shape mismatches: {_describe(wrong)}")
         name = getattr(getattr(model, "cfg", None), "encoder", type(model).__name__)
-        raise ValueError(f"{source} does not fit this model ({name}): " + "; ".join(parts))
-    state = {k: v.to(own[k].dtype) if v.is_floating_point() else v for k, v in state.items()}
+        raise ValueError(
+            f"{source} does not fit this model ({name}): " + "; ".join(parts)
+        )
+    state = {
+        k: v.to(own[k].dtype) if v.is_floating_point() else v for k, v in state.items()
+    }
     model.load_state_dict(state, strict=True)
 
 
@@ -79,6 +89,8 @@ def load_official_checkpoint(model: nn.Module, path: str | Path) -> nn.Module:
         try:
             obj = torch.load(path, map_location="cpu", weights_only=False)
         except Exception as err:
-            raise ValueError(f"{path}: not a readable PyTorch checkpoint ({err})") from err
+            raise ValueError(
+                f"{path}: not a readable PyTorch checkpoint ({err})"
+            ) from err
     load_state_dict_checked(model, extract_state_dict(obj, str(path)), str(path))
     return model

@@ -40,7 +40,9 @@ class DeAOTConfig:
 
 _MOBILENET = dict(encoder="mobilenetv2", encoder_dims=(24, 32, 96, 1280))
 _RESNET50 = dict(encoder="resnet50", encoder_dims=(256, 512, 1024, 1024))
-_SWINB = dict(encoder="swin_base", encoder_dims=(128, 256, 512, 512), align_corners=False)
+_SWINB = dict(
+    encoder="swin_base", encoder_dims=(128, 256, 512, 512), align_corners=False
+)
 
 CONFIGS: dict[str, DeAOTConfig] = {
     "deaot-t": DeAOTConfig(**_MOBILENET, num_layers=1),
@@ -59,5 +61,7 @@ def get_config(name: str) -> DeAOTConfig:
     """
     key = name.lower().replace("_", "-")
     if key not in CONFIGS:
-        raise ValueError(f"unknown DeAOT model {name!r}; expected one of {sorted(CONFIGS)}")
+        raise ValueError(
+            f"unknown DeAOT model {name!r}; expected one of {sorted(CONFIGS)}"
+        )
     return CONFIGS[key]

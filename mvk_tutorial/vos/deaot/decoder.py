@@ -40,9 +40,14 @@ class FPNSegmentationHead(nn.Module):
     Book: ch08 "Memory-based VOS and DeAOT".
     """
 
-    def __init__(self, in_dim: int, out_dim: int, hidden_dim: int = 256,
-                 shortcut_dims: tuple[int, ...] = (24, 32, 96, 1280),
-                 align_corners: bool = True):
+    def __init__(
+        self,
+        in_dim: int,
+        out_dim: int,
+        hidden_dim: int = 256,
+        shortcut_dims: tuple[int, ...] = (24, 32, 96, 1280),
+        align_corners: bool = True,
+    ):
         super().__init__()
         self.align_corners = align_corners
         self.conv_in = ConvGN(in_dim, hidden_dim, 1)
@@ -55,15 +60,22 @@ class FPNSegmentationHead(nn.Module):
         self.conv_out = nn.Conv2d(hidden_dim // 2, out_dim, 1)
 
     def _up(self, x: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
-        return F.interpolate(x, size=like.shape[-2:], mode="bilinear",
-                             align_corners=self.align_corners)
+        return F.interpolate(
+            x, size=like.shape[-2:], mode="bilinear", align_corners=self.align_corners
+        )
 
-    def forward(self, x: torch.Tensor, shortcuts: list[torch.Tensor],
-                num_outputs: int | None = None) -> torch.Tensor:
+    def forward(
+        self,
+        x: torch.Tensor,
+        shortcuts: list[torch.Tensor],
+        num_outputs: int | None = None,
+    ) -> torch.Tensor:
         x4, x8, x16 = shortcuts[0], shortcuts[1], shortcuts[2]
         x = F.relu(self.conv_in(x))  # (B, 256, h, w)
         x = F.relu(self.conv_16x(self.adapter_16x(x16) + x))
-        x = F.relu(self.conv_8x(self.adapter_8x(x8) + self._up(x, x8)))  # (B, 128, 2h-1, .)
+        x = F.relu(
+            self.conv_8x(self.adapter_8x(x8) + self._up(x, x8))
+        )  # (B, 128, 2h-1, .)
         x = F.relu(self.conv_4x(self.adapter_4x(x4) + self._up(x, x4)))  # stride 4
         n = num_outputs or self.conv_out.out_channels
         return F.conv2d(x, self.conv_out.weight[:n], self.conv_out.bias[:n])

@@ -17,7 +17,9 @@ from torchvision.models.resnet import Bottleneck
 from torchvision.ops import FrozenBatchNorm2d
 
 
-def fold_frozen_bn(conv: nn.Conv2d, bn: FrozenBatchNorm2d) -> tuple[torch.Tensor, torch.Tensor]:
+def fold_frozen_bn(
+    conv: nn.Conv2d, bn: FrozenBatchNorm2d
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Weights and bias of one conv equal to conv followed by frozen BN.
 
     BN(conv(x)) = s * (W * x) + (beta - mu * s) with s = gamma / sqrt(var + eps), so the
@@ -41,12 +43,27 @@ class ConvBNReLU(nn.Sequential):
     The forward folds the BN into the conv (same result up to float rounding).
     """
 
-    def __init__(self, in_ch: int, out_ch: int, kernel_size: int = 3, stride: int = 1,
-                 groups: int = 1, dilation: int = 1):
+    def __init__(
+        self,
+        in_ch: int,
+        out_ch: int,
+        kernel_size: int = 3,
+        stride: int = 1,
+        groups: int = 1,
+        dilation: int = 1,
+    ):
         padding = (kernel_size - 1) // 2 * dilation
         super().__init__(
-            nn.Conv2d(in_ch, out_ch, kernel_size, stride, padding, dilation=dilation,
-                      groups=groups, bias=False),
+            nn.Conv2d(
+                in_ch,
+                out_ch,
+                kernel_size,
+                stride,
+                padding,
+                dilation=dilation,
+                groups=groups,
+                bias=False,
+            ),
             FrozenBatchNorm2d(out_ch),
             nn.ReLU6(inplace=True),
         )
@@ -62,7 +79,9 @@ class ConvBNReLU(nn.Sequential):
 class InvertedResidual(nn.Module):
     """MobileNetV2 block: 1x1 expand, 3x3 depthwise (maybe dilated), 1x1 linear project."""
 
-    def __init__(self, in_ch: int, out_ch: int, stride: int, dilation: int, expand_ratio: int):
+    def __init__(
+        self, in_ch: int, out_ch: int, stride: int, dilation: int, expand_ratio: int
+    ):
         super().__init__()
         hidden = int(round(in_ch * expand_ratio))
         self.use_res_connect = stride == 1 and in_ch == out_ch
@@ -96,8 +115,15 @@ class MobileNetV2(nn.Module):
     """
 
     # t (expansion), c (channels), n (blocks), s (stride)
-    SETTING = [[1, 16, 1, 1], [6, 24, 2, 2], [6, 32, 3, 2], [6, 64, 4, 2],
-               [6, 96, 3, 1], [6, 160, 3, 2], [6, 320, 1, 1]]
+    SETTING = [
+        [1, 16, 1, 1],
+        [6, 24, 2, 2],
+        [6, 32, 3, 2],
+        [6, 64, 4, 2],
+        [6, 96, 3, 1],
+        [6, 160, 3, 2],
+        [6, 320, 1, 1],
+    ]
 
     def __init__(self, output_stride: int = 16):
         super().__init__()
@@ -111,7 +137,9 @@ class MobileNetV2(nn.Module):
                 stride, current_stride = s, current_stride * s
             for i in range(n):
                 if i == 0:
-                    features.append(InvertedResidual(in_ch, c, stride, previous_dilation, t))
+                    features.append(
+                        InvertedResidual(in_ch, c, stride, previous_dilation, t)
+                    )
                 else:
                     features.append(InvertedResidual(in_ch, c, 1, dilation, t))
                 in_ch = c
@@ -152,11 +180,16 @@ class ResNet50(nn.Module):
                 nn.Conv2d(self.inplanes, planes * 4, 1, stride=stride, bias=False),
                 FrozenBatchNorm2d(planes * 4),
             )
-        layers = [Bottleneck(self.inplanes, planes, stride, downsample,
-                             norm_layer=FrozenBatchNorm2d)]
+        layers = [
+            Bottleneck(
+                self.inplanes, planes, stride, downsample, norm_layer=FrozenBatchNorm2d
+            )
+        ]
         self.inplanes = planes * 4
-        layers += [Bottleneck(self.inplanes, planes, norm_layer=FrozenBatchNorm2d)
-                   for _ in range(1, blocks)]
+        layers += [
+            Bottleneck(self.inplanes, planes, norm_layer=FrozenBatchNorm2d)
+            for _ in range(1, blocks)
+        ]
         return nn.Sequential(*layers)
 
     def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
@@ -180,4 +213,6 @@ def build_encoder(name: str) -> nn.Module:
         from mvk_tutorial.vos.deaot.swin import swin_base
 
         return swin_base()
-    raise ValueError(f"unknown encoder {name!r}; expected mobilenetv2, resnet50 or swin_base")
+    raise ValueError(
+        f"unknown encoder {name!r}; expected mobilenetv2, resnet50 or swin_base"
+    )

@@ -65,7 +65,9 @@ def soft_aggregation(logits: list[torch.Tensor]) -> torch.Tensor:
 
 def _check_frame(frame: torch.Tensor, align_corners: bool) -> None:
     if frame.dim() != 4 or frame.shape[:2] != (1, 3):
-        raise ValueError(f"frame: expected a (1, 3, H, W) tensor, got {tuple(frame.shape)}")
+        raise ValueError(
+            f"frame: expected a (1, 3, H, W) tensor, got {tuple(frame.shape)}"
+        )
     H, W = frame.shape[-2:]
     off = 1 if align_corners else 0
     if (H - off) % 16 or (W - off) % 16:
@@ -86,8 +88,12 @@ class DeAOTEngine:
     Book: ch08 "Memory-based VOS and DeAOT" (section "Inference").
     """
 
-    def __init__(self, model: DeAOT, long_term_gap: int | None = None,
-                 max_long_term: int | None = None):
+    def __init__(
+        self,
+        model: DeAOT,
+        long_term_gap: int | None = None,
+        max_long_term: int | None = None,
+    ):
         self.model = model.eval()
         self.max_obj_num = model.cfg.max_obj_num
         self.long_term_gap = long_term_gap or model.cfg.long_term_gap
@@ -100,20 +106,27 @@ class DeAOTEngine:
         self.num_objects = 0
 
     @torch.inference_mode()
-    def add_reference(self, frame: torch.Tensor, mask: torch.Tensor, num_objects: int) -> None:
+    def add_reference(
+        self, frame: torch.Tensor, mask: torch.Tensor, num_objects: int
+    ) -> None:
         """Start a video: ``frame`` (1, 3, H, W) normalised, ``mask`` (1, 1, H, W) ids."""
         _check_frame(frame, self.model.cfg.align_corners)
         if mask.shape != (1, 1, *frame.shape[-2:]):
-            raise ValueError(f"mask: expected shape (1, 1, {frame.shape[-2]}, "
-                             f"{frame.shape[-1]}), got {tuple(mask.shape)}")
+            raise ValueError(
+                f"mask: expected shape (1, 1, {frame.shape[-2]}, "
+                f"{frame.shape[-1]}), got {tuple(mask.shape)}"
+            )
         if num_objects < 1 or int(mask.max()) > num_objects or int(mask.min()) < 0:
-            raise ValueError(f"mask: ids must lie in [0, num_objects={num_objects}], "
-                             f"found [{int(mask.min())}, {int(mask.max())}]")
+            raise ValueError(
+                f"mask: ids must lie in [0, num_objects={num_objects}], "
+                f"found [{int(mask.min())}, {int(mask.max())}]"
+            )
         self.input_size, self.num_objects = tuple(frame.shape[-2:]), num_objects
         self.frame_step = self.last_mem_step = 0
         n = self.max_obj_num
-        self.groups = [_Group(s, min(n, num_objects - s + 1))
-                       for s in range(1, num_objects + 1, n)]
+        self.groups = [
+            _Group(s, min(n, num_objects - s + 1)) for s in range(1, num_objects + 1, n)
+        ]
         feats = self.model.encode_image(frame)
         for g in self.groups:
             id_emb = self.model.id_embedding(self._group_mask(g, mask), g.num_objects)
@@ -122,8 +135,9 @@ class DeAOTEngine:
             g.long_term_frames, g.current = 1, None
 
     @torch.inference_mode()
-    def propagate(self, frame: torch.Tensor,
-                  output_size: tuple[int, int] | None = None) -> torch.Tensor:
+    def propagate(
+        self, frame: torch.Tensor, output_size: tuple[int, int] | None = None
+    ) -> torch.Tensor:
         """Segment the next frame: logits (1, num_objects + 1, H, W) at the input size,
         or at ``output_size`` (the official evaluator upsamples the stride-4 logits
         straight to the original video size)."""
@@ -131,17 +145,25 @@ class DeAOTEngine:
             raise RuntimeError("propagate: call add_reference first")
         _check_frame(frame, self.model.cfg.align_corners)
         if tuple(frame.shape[-2:]) != self.input_size:
-            raise ValueError(f"frame: expected size {self.input_size}, got "
-                             f"{tuple(frame.shape[-2:])}")
+            raise ValueError(
+                f"frame: expected size {self.input_size}, got {tuple(frame.shape[-2:])}"
+            )
         self.frame_step += 1
         feats = self.model.encode_image(frame)
         logits = []
         for g in self.groups:
             tokens, g.current = self.model.propagate(feats, g.long_term, g.short_term)
-            x = self.model.decode(tokens, feats, g.num_objects + 1)  # (1, 1 + n, h4, w4)
-            logits.append(F.interpolate(x, size=output_size or self.input_size,
-                                        mode="bilinear",
-                                        align_corners=self.model.cfg.align_corners))
+            x = self.model.decode(
+                tokens, feats, g.num_objects + 1
+            )  # (1, 1 + n, h4, w4)
+            logits.append(
+                F.interpolate(
+                    x,
+                    size=output_size or self.input_size,
+                    mode="bilinear",
+                    align_corners=self.model.cfg.align_corners,
+                )
+            )
         return soft_aggregation(logits)
 
     @torch.inference_mode()
@@ -150,11 +172,15 @@ class DeAOTEngine:
         if not self.groups or self.groups[0].current is None:
             raise RuntimeError("update_memory: call propagate first")
         if mask.shape != (1, 1, *self.input_size):
-            raise ValueError(f"mask: expected shape (1, 1, {self.input_size[0]}, "
-                             f"{self.input_size[1]}), got {tuple(mask.shape)}")
+            raise ValueError(
+                f"mask: expected shape (1, 1, {self.input_size[0]}, "
+                f"{self.input_size[1]}), got {tuple(mask.shape)}"
+            )
         to_long = self.frame_step - self.last_mem_step >= self.long_term_gap
         for g in self.groups:
-            id_emb = self.model.id_embedding(self._group_mask(g, mask.long()), g.num_objects)
+            id_emb = self.model.id_embedding(
+                self._group_mask(g, mask.long()), g.num_objects
+            )
             g.short_term = self.model.fuse_memory(g.current, id_emb)
             g.current = None
             if to_long:
@@ -181,4 +207,6 @@ class DeAOTEngine:
                 V = torch.cat([V[: (cap - 2) * N], V[-N:]])
             out.append(LayerMemory(torch.cat([m_new.K, K]), torch.cat([m_new.V, V])))
         g.long_term = out
-        g.long_term_frames = min(g.long_term_frames + 1, cap) if cap else g.long_term_frames + 1
+        g.long_term_frames = (
+            min(g.long_term_frames + 1, cap) if cap else g.long_term_frames + 1
+        )

@@ -64,8 +64,13 @@ class GatedPropagationModule(nn.Module):
     Book: ch08 "Memory-based VOS and DeAOT".
     """
 
-    def __init__(self, d_model: int = 256, layer_idx: int = 0, max_local_dis: int = 7,
-                 expand_ratio: float = 2.0):
+    def __init__(
+        self,
+        d_model: int = 256,
+        layer_idx: int = 0,
+        max_local_dis: int = 7,
+        expand_ratio: float = 2.0,
+    ):
         super().__init__()
         d_att = d_model // 2
         self.d_model, self.d_att, self.layer_idx = d_model, d_att, layer_idx
@@ -79,24 +84,34 @@ class GatedPropagationModule(nn.Module):
             self.id_norm1 = nn.LayerNorm(d_model)
             self.linear_ID_V = nn.Linear(d_model * 2, self.expand_d_model)
             self.linear_ID_U = nn.Linear(d_model, self.expand_d_model)
-        self.long_term_attn = GatedPropagation(d_model, d_model * 2, d_att, use_linear=False,
-                                               expand_ratio=expand_ratio)
-        self.short_term_attn = LocalGatedPropagation(d_model * 2, d_att, max_local_dis,
-                                                     expand_ratio)
+        self.long_term_attn = GatedPropagation(
+            d_model, d_model * 2, d_att, use_linear=False, expand_ratio=expand_ratio
+        )
+        self.short_term_attn = LocalGatedPropagation(
+            d_model * 2, d_att, max_local_dis, expand_ratio
+        )
         self.norm2 = nn.LayerNorm(d_model)
         self.id_norm2 = nn.LayerNorm(d_model)
-        self.self_attn = GatedPropagation(d_model * 2, d_model * 2, d_att, use_linear=True,
-                                          expand_ratio=expand_ratio)
+        self.self_attn = GatedPropagation(
+            d_model * 2, d_model * 2, d_att, use_linear=True, expand_ratio=expand_ratio
+        )
 
-    def fuse_id_value(self, id_input: torch.Tensor | None,
-                      id_emb: torch.Tensor) -> torch.Tensor:
+    def fuse_id_value(
+        self, id_input: torch.Tensor | None, id_emb: torch.Tensor
+    ) -> torch.Tensor:
         """ID values of a memory frame: silu(linear_ID_V([id_input,] id_emb)) (N, B, 512)."""
         x = id_emb if id_input is None else torch.cat([id_input, id_emb], dim=-1)
         return F.silu(self.linear_ID_V(x))
 
-    def forward(self, tgt: torch.Tensor, tgt_id: torch.Tensor | None,
-                long_term: LayerMemory | None, short_term: LayerMemory | None,
-                size_2d: tuple[int, int], id_emb: torch.Tensor | None = None):
+    def forward(
+        self,
+        tgt: torch.Tensor,
+        tgt_id: torch.Tensor | None,
+        long_term: LayerMemory | None,
+        short_term: LayerMemory | None,
+        size_2d: tuple[int, int],
+        id_emb: torch.Tensor | None = None,
+    ):
         """tgt, tgt_id: (N, B, 256). With ``id_emb`` (reference frame) the frame is its own
         memory. Returns (tgt, tgt_id, LayerMemory of this frame without ID values)."""
         _tgt = self.norm1(tgt)
@@ -112,7 +127,8 @@ class GatedPropagationModule(nn.Module):
         frame = LayerMemory(Q, V, id_input)
         if id_emb is not None:
             long_term = short_term = LayerMemory(
-                Q, torch.cat([V, self.fuse_id_value(id_input, id_emb)], dim=-1))
+                Q, torch.cat([V, self.fuse_id_value(id_input, id_emb)], dim=-1)
+            )
         out = self.long_term_attn(Q, long_term.K, long_term.V, gate, size_2d)
         out = out + self.short_term_attn(Q, short_term.K, short_term.V, gate, size_2d)
         vis, idb = out.split(self.d_model, dim=-1)  # (N, B, 256) each
@@ -131,17 +147,28 @@ class DualBranchGPM(nn.Module):
     Book: ch08 "Memory-based VOS and DeAOT".
     """
 
-    def __init__(self, num_layers: int, d_model: int = 256, max_local_dis: int = 7,
-                 expand_ratio: float = 2.0):
+    def __init__(
+        self,
+        num_layers: int,
+        d_model: int = 256,
+        max_local_dis: int = 7,
+        expand_ratio: float = 2.0,
+    ):
         super().__init__()
         self.layers = nn.ModuleList(
             GatedPropagationModule(d_model, i, max_local_dis, expand_ratio)
-            for i in range(num_layers))
+            for i in range(num_layers)
+        )
         self.decoder_norms = nn.ModuleList([GroupNorm1D(d_model * 2, 2)])
 
-    def forward(self, tgt: torch.Tensor, long_term: list[LayerMemory] | None,
-                short_term: list[LayerMemory] | None, size_2d: tuple[int, int],
-                id_emb: torch.Tensor | None = None):
+    def forward(
+        self,
+        tgt: torch.Tensor,
+        long_term: list[LayerMemory] | None,
+        short_term: list[LayerMemory] | None,
+        size_2d: tuple[int, int],
+        id_emb: torch.Tensor | None = None,
+    ):
         tgt_id = None
         frames = []
         for i, layer in enumerate(self.layers):

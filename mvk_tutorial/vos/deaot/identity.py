@@ -25,8 +25,9 @@ def one_hot_mask(mask: torch.Tensor, num_classes: int) -> torch.Tensor:
     return (mask == ids).to(torch.float32)  # (B, num_classes, H, W)
 
 
-def id_embedding(bank: nn.Conv2d, norm: nn.LayerNorm, mask: torch.Tensor,
-                 num_objects: int) -> torch.Tensor:
+def id_embedding(
+    bank: nn.Conv2d, norm: nn.LayerNorm, mask: torch.Tensor, num_objects: int
+) -> torch.Tensor:
     """Identity embedding of an id mask as tokens (h*w, B, 256).
 
     Channels above ``num_objects`` of the one-hot mask are all zero, so only the first

@@ -36,9 +36,12 @@ class DeAOT(nn.Module):
         C = cfg.embed_dim
         self.encoder = build_encoder(cfg.encoder)
         self.encoder_projector = nn.Conv2d(cfg.encoder_dims[-1], C, kernel_size=1)
-        self.LSTT = DualBranchGPM(cfg.num_layers, C, cfg.max_local_dis, cfg.expand_ratio)
-        self.decoder = FPNSegmentationHead(C * 2, cfg.max_obj_num + 1, C, cfg.encoder_dims,
-                                           cfg.align_corners)
+        self.LSTT = DualBranchGPM(
+            cfg.num_layers, C, cfg.max_local_dis, cfg.expand_ratio
+        )
+        self.decoder = FPNSegmentationHead(
+            C * 2, cfg.max_obj_num + 1, C, cfg.encoder_dims, cfg.align_corners
+        )
         if cfg.align_corners:  # 16k+1 inputs -> (k+1) patches
             self.patch_wise_id_bank = nn.Conv2d(cfg.max_obj_num + 1, C, 17, 16, 8)
         else:  # 16k inputs (Swin)
@@ -57,8 +60,13 @@ class DeAOT(nn.Module):
         """(B, 1, H, W) ids -> ID tokens (h*w, B, 256)."""
         return id_embedding(self.patch_wise_id_bank, self.id_norm, mask, num_objects)
 
-    def propagate(self, feats: list[torch.Tensor], long_term: list[LayerMemory] | None,
-                  short_term: list[LayerMemory] | None, id_emb: torch.Tensor | None = None):
+    def propagate(
+        self,
+        feats: list[torch.Tensor],
+        long_term: list[LayerMemory] | None,
+        short_term: list[LayerMemory] | None,
+        id_emb: torch.Tensor | None = None,
+    ):
         """Run the GPM stack on the projected 16x map; returns (tokens (h*w, B, 512),
         per-layer memories of this frame)."""
         x = feats[-1]
@@ -66,17 +74,29 @@ class DeAOT(nn.Module):
         tokens = x.permute(2, 3, 0, 1).reshape(h * w, B, C)  # (h*w, B, 256)
         return self.LSTT(tokens, long_term, short_term, (h, w), id_emb)
 
-    def decode(self, tokens: torch.Tensor, feats: list[torch.Tensor],
-               num_outputs: int | None = None) -> torch.Tensor:
+    def decode(
+        self,
+        tokens: torch.Tensor,
+        feats: list[torch.Tensor],
+        num_outputs: int | None = None,
+    ) -> torch.Tensor:
         """GPM output (h*w, B, 512) -> logits (B, num_outputs, ~H/4, ~W/4)."""
         B, _, h, w = feats[-1].shape
-        x = tokens.view(h, w, B, -1).permute(2, 3, 0, 1)  # (B, 512, h, w), channels-last
+        x = tokens.view(h, w, B, -1).permute(
+            2, 3, 0, 1
+        )  # (B, 512, h, w), channels-last
         return self.decoder(x, feats, num_outputs)
 
-    def fuse_memory(self, frames: list[LayerMemory], id_emb: torch.Tensor) -> list[LayerMemory]:
+    def fuse_memory(
+        self, frames: list[LayerMemory], id_emb: torch.Tensor
+    ) -> list[LayerMemory]:
         """Attach ID values (from the frame's mask embedding) to each layer's K, V."""
-        return [LayerMemory(f.K, torch.cat([f.V, layer.fuse_id_value(f.id_input, id_emb)], -1))
-                for f, layer in zip(frames, self.LSTT.layers)]
+        return [
+            LayerMemory(
+                f.K, torch.cat([f.V, layer.fuse_id_value(f.id_input, id_emb)], -1)
+            )
+            for f, layer in zip(frames, self.LSTT.layers)
+        ]
 
 
 def build_deaot(name: str = "deaot-t") -> DeAOT:

@@ -13,8 +13,8 @@ Book: ch08 "Memory-based VOS and DeAOT" (section "Segmenting a video").
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Iterator, Sequence
 
 import cv2
 import numpy as np
@@ -29,9 +29,14 @@ STD = (0.229, 0.224, 0.225)
 VOID_ID = 255
 
 
-def official_input_size(h: int, w: int, max_long_edge: int | None = 1040,
-                        max_short_edge: int | None = None,
-                        align_corners: bool = True, stride: int = 16) -> tuple[int, int]:
+def official_input_size(
+    h: int,
+    w: int,
+    max_long_edge: int | None = 1040,
+    max_short_edge: int | None = None,
+    align_corners: bool = True,
+    stride: int = 16,
+) -> tuple[int, int]:
     """Input size of the official ``MultiRestrictSize`` (scale 1): e.g. 480x854 -> 481x849.
 
     Book: ch08 "Memory-based VOS and DeAOT".
@@ -73,8 +78,9 @@ def _as_frame(f) -> np.ndarray:
         return read_frame(f)
     f = np.asarray(f)
     if f.ndim != 3 or f.shape[2] != 3 or f.dtype != np.uint8:
-        raise ValueError(f"frames: expected (H, W, 3) uint8 RGB arrays, got {f.shape} "
-                         f"{f.dtype}")
+        raise ValueError(
+            f"frames: expected (H, W, 3) uint8 RGB arrays, got {f.shape} {f.dtype}"
+        )
     return f
 
 
@@ -85,12 +91,18 @@ def _resize_label(label: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
     return F.interpolate(label.float(), size=size, mode="nearest").long()
 
 
-def iter_segment_video(model: DeAOT, frames: Sequence, first_mask: np.ndarray | str,
-                       num_objects: int | None = None, *, flip: bool = False,
-                       long_term_gap: int | None = None,
-                       max_long_term: int | None = None,
-                       max_long_edge: int | None = 1040,
-                       amp: bool = False) -> Iterator[np.ndarray]:
+def iter_segment_video(
+    model: DeAOT,
+    frames: Sequence,
+    first_mask: np.ndarray | str,
+    num_objects: int | None = None,
+    *,
+    flip: bool = False,
+    long_term_gap: int | None = None,
+    max_long_term: int | None = None,
+    max_long_edge: int | None = 1040,
+    amp: bool = False,
+) -> Iterator[np.ndarray]:
     """Yield one (H, W) uint8 mask of ids per frame (frame 0: the given mask).
 
     Args:
@@ -119,11 +131,19 @@ def iter_segment_video(model: DeAOT, frames: Sequence, first_mask: np.ndarray | 
     frame0 = _as_frame(frames[0])
     H, W = frame0.shape[:2]
     if label0.shape != (H, W):
-        raise ValueError(f"first_mask: shape {label0.shape} differs from frame 0 ({H}, {W})")
-    size = official_input_size(H, W, max_long_edge, align_corners=model.cfg.align_corners)
-    engines = [DeAOTEngine(model, long_term_gap, max_long_term) for _ in range(1 + flip)]
+        raise ValueError(
+            f"first_mask: shape {label0.shape} differs from frame 0 ({H}, {W})"
+        )
+    size = official_input_size(
+        H, W, max_long_edge, align_corners=model.cfg.align_corners
+    )
+    engines = [
+        DeAOTEngine(model, long_term_gap, max_long_term) for _ in range(1 + flip)
+    ]
     label = torch.from_numpy(label0).to(device).view(1, 1, H, W)
-    autocast = torch.autocast("cuda", dtype=torch.float16, enabled=amp and device.type == "cuda")
+    autocast = torch.autocast(
+        "cuda", dtype=torch.float16, enabled=amp and device.type == "cuda"
+    )
 
     def views(x: torch.Tensor) -> list[torch.Tensor]:
         return [x, torch.flip(x, dims=[-1])][: len(engines)]
@@ -136,10 +156,16 @@ def iter_segment_video(model: DeAOT, frames: Sequence, first_mask: np.ndarray | 
         for f in frames[1:]:
             f = _as_frame(f)
             if f.shape[:2] != (H, W):
-                raise ValueError(f"frames: size {f.shape[:2]} differs from frame 0 ({H}, {W})")
+                raise ValueError(
+                    f"frames: size {f.shape[:2]} differs from frame 0 ({H}, {W})"
+                )
             prob = None
-            for i, (eng, xv) in enumerate(zip(engines, views(preprocess(f, size, device)))):
-                p = torch.softmax(eng.propagate(xv, (H, W)).float(), dim=1)  # (1, n+1, H, W)
+            for i, (eng, xv) in enumerate(
+                zip(engines, views(preprocess(f, size, device)))
+            ):
+                p = torch.softmax(
+                    eng.propagate(xv, (H, W)).float(), dim=1
+                )  # (1, n+1, H, W)
                 p = torch.flip(p, dims=[-1]) if i == 1 else p
                 prob = p if prob is None else prob + p
             label = prob.argmax(dim=1, keepdim=True)  # (1, 1, H, W)
@@ -148,8 +174,13 @@ def iter_segment_video(model: DeAOT, frames: Sequence, first_mask: np.ndarray | 
             yield label[0, 0].to(torch.uint8).cpu().numpy()
 
 
-def segment_video(model: DeAOT, frames: Sequence, first_mask: np.ndarray | str,
-                  num_objects: int | None = None, **kwargs) -> list[np.ndarray]:
+def segment_video(
+    model: DeAOT,
+    frames: Sequence,
+    first_mask: np.ndarray | str,
+    num_objects: int | None = None,
+    **kwargs,
+) -> list[np.ndarray]:
     """All masks of a video as a list of (H, W) uint8 arrays; see ``iter_segment_video``.
 
     Book: ch08 "Memory-based VOS and DeAOT".
@@ -157,8 +188,14 @@ def segment_video(model: DeAOT, frames: Sequence, first_mask: np.ndarray | str,
     return list(iter_segment_video(model, frames, first_mask, num_objects, **kwargs))
 
 
-def segment_folder(model: DeAOT, frames_dir: str | Path, first_mask: str | Path,
-                   out_dir: str | Path, progress: bool = True, **kwargs) -> int:
+def segment_folder(
+    model: DeAOT,
+    frames_dir: str | Path,
+    first_mask: str | Path,
+    out_dir: str | Path,
+    progress: bool = True,
+    **kwargs,
+) -> int:
     """Segment the frames of a folder (sorted .jpg/.png) and write palette PNGs named like
     the frames into ``out_dir``; returns the number of frames written.
 
@@ -171,12 +208,15 @@ def segment_folder(model: DeAOT, frames_dir: str | Path, first_mask: str | Path,
     frames_dir = Path(frames_dir)
     if not frames_dir.is_dir():
         raise FileNotFoundError(f"--frames: folder {frames_dir} does not exist")
-    paths = sorted(p for p in frames_dir.iterdir() if p.suffix.lower() in (".jpg", ".jpeg", ".png"))
+    paths = sorted(
+        p for p in frames_dir.iterdir() if p.suffix.lower() in (".jpg", ".jpeg", ".png")
+    )
     if not paths:
         raise FileNotFoundError(f"--frames: no .jpg/.png images in {frames_dir}")
     out_dir = Path(out_dir)
     masks = iter_segment_video(model, paths, first_mask, **kwargs)
-    for p, m in tqdm(zip(paths, masks), total=len(paths), desc=frames_dir.name,
-                     disable=not progress):
+    for p, m in tqdm(
+        zip(paths, masks), total=len(paths), desc=frames_dir.name, disable=not progress
+    ):
         write_mask(out_dir / f"{p.stem}.png", m)
     return len(paths)

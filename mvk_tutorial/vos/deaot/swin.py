@@ -39,17 +39,25 @@ class WindowAttention(nn.Module):
         self.num_heads, self.window_size = num_heads, window_size
         self.scale = (dim // num_heads) ** -0.5
         self.relative_position_bias_table = nn.Parameter(
-            torch.zeros((2 * window_size - 1) ** 2, num_heads))
-        coords = torch.stack(torch.meshgrid(torch.arange(window_size),
-                                            torch.arange(window_size), indexing="ij"))
+            torch.zeros((2 * window_size - 1) ** 2, num_heads)
+        )
+        coords = torch.stack(
+            torch.meshgrid(
+                torch.arange(window_size), torch.arange(window_size), indexing="ij"
+            )
+        )
         coords = coords.flatten(1)  # (2, ws*ws)
-        rel = (coords[:, :, None] - coords[:, None, :]).permute(1, 2, 0) + window_size - 1
+        rel = (
+            (coords[:, :, None] - coords[:, None, :]).permute(1, 2, 0) + window_size - 1
+        )
         index = rel[..., 0] * (2 * window_size - 1) + rel[..., 1]  # (ws*ws, ws*ws)
         self.register_buffer("relative_position_index", index)
         self.qkv = nn.Linear(dim, dim * 3)
         self.proj = nn.Linear(dim, dim)
 
-    def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(
+        self, x: torch.Tensor, mask: torch.Tensor | None = None
+    ) -> torch.Tensor:
         B_, N, C = x.shape  # (B * nW, ws*ws, C)
         qkv = self.qkv(x).view(B_, N, 3, self.num_heads, C // self.num_heads)
         q, k, v = qkv.permute(2, 0, 3, 1, 4)  # each (B_, heads, N, head_dim)
@@ -67,7 +75,11 @@ class WindowAttention(nn.Module):
 class Mlp(nn.Module):
     def __init__(self, dim: int, hidden: int):
         super().__init__()
-        self.fc1, self.act, self.fc2 = nn.Linear(dim, hidden), nn.GELU(), nn.Linear(hidden, dim)
+        self.fc1, self.act, self.fc2 = (
+            nn.Linear(dim, hidden),
+            nn.GELU(),
+            nn.Linear(hidden, dim),
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.fc2(self.act(self.fc1(x)))
@@ -76,8 +88,14 @@ class Mlp(nn.Module):
 class SwinTransformerBlock(nn.Module):
     """(Shifted) window attention + MLP, both pre-norm with residuals."""
 
-    def __init__(self, dim: int, num_heads: int, window_size: int, shift_size: int,
-                 mlp_ratio: float = 4.0):
+    def __init__(
+        self,
+        dim: int,
+        num_heads: int,
+        window_size: int,
+        shift_size: int,
+        mlp_ratio: float = 4.0,
+    ):
         super().__init__()
         self.window_size, self.shift_size = window_size, shift_size
         self.norm1 = nn.LayerNorm(dim)
@@ -85,7 +103,9 @@ class SwinTransformerBlock(nn.Module):
         self.norm2 = nn.LayerNorm(dim)
         self.mlp = Mlp(dim, int(dim * mlp_ratio))
 
-    def forward(self, x: torch.Tensor, H: int, W: int, mask: torch.Tensor) -> torch.Tensor:
+    def forward(
+        self, x: torch.Tensor, H: int, W: int, mask: torch.Tensor
+    ) -> torch.Tensor:
         B, L, C = x.shape
         ws, s = self.window_size, self.shift_size
         y = self.norm1(x).view(B, H, W, C)
@@ -114,8 +134,9 @@ class PatchMerging(nn.Module):
     def forward(self, x: torch.Tensor, H: int, W: int) -> torch.Tensor:
         B, L, C = x.shape
         x = F.pad(x.view(B, H, W, C), (0, 0, 0, W % 2, 0, H % 2))
-        x = torch.cat([x[:, 0::2, 0::2], x[:, 1::2, 0::2], x[:, 0::2, 1::2],
-                       x[:, 1::2, 1::2]], -1)  # (B, H/2, W/2, 4C)
+        x = torch.cat(
+            [x[:, 0::2, 0::2], x[:, 1::2, 0::2], x[:, 0::2, 1::2], x[:, 1::2, 1::2]], -1
+        )  # (B, H/2, W/2, 4C)
         return self.reduction(self.norm(x.view(B, -1, 4 * C)))
 
 
@@ -135,14 +156,17 @@ def shift_mask(Hp: int, Wp: int, ws: int, s: int, device) -> torch.Tensor:
 class BasicLayer(nn.Module):
     """One Swin stage: ``depth`` blocks (alternately shifted), then optional merging."""
 
-    def __init__(self, dim: int, depth: int, num_heads: int, window_size: int,
-                 downsample: bool):
+    def __init__(
+        self, dim: int, depth: int, num_heads: int, window_size: int, downsample: bool
+    ):
         super().__init__()
         self.window_size, self.shift_size = window_size, window_size // 2
         self.blocks = nn.ModuleList(
-            SwinTransformerBlock(dim, num_heads, window_size,
-                                 0 if i % 2 == 0 else window_size // 2)
-            for i in range(depth))
+            SwinTransformerBlock(
+                dim, num_heads, window_size, 0 if i % 2 == 0 else window_size // 2
+            )
+            for i in range(depth)
+        )
         self.downsample = PatchMerging(dim) if downsample else None
 
     def forward(self, x: torch.Tensor, H: int, W: int, merge: bool = True):
@@ -180,16 +204,28 @@ class SwinTransformer(nn.Module):
     Book: ch08 "Memory-based VOS and DeAOT".
     """
 
-    def __init__(self, embed_dim: int = 128, depths=(2, 2, 18, 2), num_heads=(4, 8, 16, 32),
-                 window_size: int = 7, out_indices=(0, 1, 2)):
+    def __init__(
+        self,
+        embed_dim: int = 128,
+        depths=(2, 2, 18, 2),
+        num_heads=(4, 8, 16, 32),
+        window_size: int = 7,
+        out_indices=(0, 1, 2),
+    ):
         super().__init__()
         self.out_indices = out_indices
         self.patch_embed = PatchEmbed(4, embed_dim)
         self.num_features = [embed_dim * 2**i for i in range(len(depths))]
         self.layers = nn.ModuleList(
-            BasicLayer(self.num_features[i], depths[i], num_heads[i], window_size,
-                       downsample=i < len(depths) - 1)
-            for i in range(len(depths)))
+            BasicLayer(
+                self.num_features[i],
+                depths[i],
+                num_heads[i],
+                window_size,
+                downsample=i < len(depths) - 1,
+            )
+            for i in range(len(depths))
+        )
         for i in out_indices:
             self.add_module(f"norm{i}", nn.LayerNorm(self.num_features[i]))
 
