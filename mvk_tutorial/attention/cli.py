@@ -29,8 +29,10 @@ def _cmd_train_vit(args) -> int:
     command = (
         f"mvk train vit --preset {args.preset} --epochs {args.epochs} "
         f"--batch-size {args.batch_size} --lr {args.lr} --seed {args.seed} "
-        f"--threads {args.threads} --out {shlex.quote(str(args.out))}"
+        f"--threads {args.threads}"
     )
+    if Path(args.out).resolve() != DEFAULT_OUT:  # the default needs no --out
+        command += f" --out {shlex.quote(str(args.out))}"
     if args.data_root:
         command += f" --data-root {shlex.quote(str(args.data_root))}"
     metrics = run_training(
