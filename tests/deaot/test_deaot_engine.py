@@ -301,3 +301,24 @@ def test_cli_segment_errors(tmp_path, model, capsys):
         == 2
     )
     assert "missing keys" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16])
+def test_autocast_runs_and_stays_close(model, dtype):
+    # the GPU path uses float16 autocast; CPU autocast exercises the same dtype handling
+    # (masked logits must not overflow float16, statistics stay in float32)
+    g = torch.Generator().manual_seed(2)
+    frames = [torch.randn(1, 3, H, W, generator=g) for _ in range(3)]
+    mask = torch.from_numpy(_blobs(12, 2)).view(1, 1, H, W)  # two groups
+    ref = DeAOTEngine(model)
+    ref.add_reference(frames[0], mask, 12)
+    expected = ref.propagate(frames[1])
+    with torch.autocast("cpu", dtype=dtype):
+        e = DeAOTEngine(model)
+        e.add_reference(frames[0], mask, 12)
+        out = e.propagate(frames[1])
+        e.update_memory(out.argmax(1, keepdim=True))
+        assert torch.isfinite(e.propagate(frames[2])).all()
+    assert torch.isfinite(out).all()
+    prob_err = (torch.softmax(out.float(), 1) - torch.softmax(expected, 1)).abs().max()
+    assert prob_err < 0.05

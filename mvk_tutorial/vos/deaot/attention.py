@@ -217,18 +217,19 @@ def local_attention_windowed(
     tile = max(1, min(tile, max(h, w)))
     idx = _tile_index(tile, max_dis, q.device)  # (T*T, ws*ws)
     valid = window_valid_mask(h, w, max_dis, q.device)  # (h, w, ws*ws)
-    bias = rel.masked_fill(~valid, NEG_INF)  # (B, h, w, ws*ws)
+    bias = rel.float().masked_fill(~valid, NEG_INF)  # (B, h, w, ws*ws); fp32 under AMP
     qt = _query_tiles(q, tile)  # (B*nT, T*T, d)
     kt = _key_tiles(k, tile, max_dis)  # (B*nT, K*K, d)
     logits = torch.bmm(qt, kt.transpose(1, 2))  # (B*nT, T*T, K*K)
     idx = idx.expand(logits.shape[0], -1, -1)  # (B*nT, T*T, ws*ws)
-    logits = logits.gather(2, idx) + _query_tiles(bias, tile)  # (B*nT, T*T, ws*ws)
+    logits = logits.gather(2, idx).float() + _query_tiles(
+        bias, tile
+    )  # (B*nT, T*T, ws*ws)
     attn = torch.softmax(logits, dim=-1)
     dense = logits.new_zeros(logits.shape[0], logits.shape[1], kt.shape[1])
     dense.scatter_(2, idx, attn)  # (B*nT, T*T, K*K), zero outside each window
-    out = torch.bmm(
-        dense, _key_tiles(v, tile, max_dis).to(dense.dtype)
-    )  # (B*nT, T*T, C)
+    vt = _key_tiles(v, tile, max_dis)  # (B*nT, K*K, C)
+    out = torch.bmm(dense.to(vt.dtype), vt)  # (B*nT, T*T, C)
     return _untile(out, B, h, w, tile)
 
 
@@ -254,7 +255,11 @@ def local_attention_dense(
     valid = (
         window_valid_mask(h, w, max_dis, q.device).view(h * w, -1).t()
     )  # (ws*ws, hw)
-    qk = qk + rel.reshape(B, h * w, -1).transpose(1, 2) + (~valid).float() * NEG_INF
+    qk = (
+        qk.float()
+        + rel.reshape(B, h * w, -1).transpose(1, 2)
+        + (~valid).float() * NEG_INF
+    )
     attn = torch.softmax(qk, dim=1)  # (B, ws*ws, h*w)
     # local2global: place the window weights in a dense (h*w, (h+2r)*(w+2r)) matrix
     ky, kx = torch.meshgrid(
@@ -267,7 +272,9 @@ def local_attention_dense(
     dense = torch.zeros(B, h * w, (h + 2 * r) * (w + 2 * r), device=q.device)
     dense[local_mask.expand(B, -1, -1)] = attn.transpose(1, 2).reshape(-1)
     dense = dense.view(B, h * w, h + 2 * r, w + 2 * r)[:, :, r:-r, r:-r]
-    out = dense.reshape(B, h * w, h * w) @ v.reshape(B, h * w, -1)  # (B, hw, C)
+    out = dense.reshape(B, h * w, h * w).to(v.dtype) @ v.reshape(
+        B, h * w, -1
+    )  # (B, hw, C)
     return out.view(B, h, w, -1)
 
 

@@ -57,7 +57,7 @@ def soft_aggregation(logits: list[torch.Tensor]) -> torch.Tensor:
     """
     if len(logits) == 1:
         return logits[0]
-    probs = [torch.softmax(x, dim=1) for x in logits]
+    probs = [torch.softmax(x.float(), dim=1) for x in logits]  # fp32 also under AMP
     bg = torch.stack([p[:, 0] for p in probs], dim=1).prod(dim=1, keepdim=True)
     merged = torch.cat([bg] + [p[:, 1:] for p in probs], dim=1).clamp(1e-5, 1 - 1e-5)
     return torch.logit(merged)

@@ -46,10 +46,10 @@ class GroupNorm1D(nn.Module):
         """Same as ``gn`` on (B, C, N), computed on the tokens without a transpose."""
         N, B, C = x.shape
         G = self.gn.num_groups
-        xg = x.view(N, B, G, C // G)
+        xg = x.float().view(N, B, G, C // G)  # statistics in fp32, also under AMP
         var, mean = torch.var_mean(xg, dim=(0, 3), unbiased=False, keepdim=True)
         y = (xg - mean) * torch.rsqrt(var + self.gn.eps)  # (N, B, G, C/G)
-        return y.view(N, B, C) * self.gn.weight + self.gn.bias
+        return (y.view(N, B, C) * self.gn.weight + self.gn.bias).to(x.dtype)
 
 
 class GatedPropagationModule(nn.Module):
