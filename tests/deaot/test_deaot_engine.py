@@ -232,6 +232,23 @@ def test_cli_segment_davis_and_single(tmp_path, model, capsys):
         np.testing.assert_array_equal(read_mask(res / s / "00000.png"), gt)
         assert read_mask(res / s / "00002.png").shape == (48, 80)
     assert main(args) == 0 and "2 already done" in capsys.readouterr().out  # resume
+    # the layout is the one ``mvk vos eval`` reads
+    assert (
+        main(
+            [
+                "vos",
+                "eval",
+                "--davis-root",
+                str(davis),
+                "--results",
+                str(res),
+                "--workers",
+                "1",
+            ]
+        )
+        == 0
+    )
+    assert (res / "global_results-val.csv").is_file()
     out = tmp_path / "single"
     assert (
         main(
