@@ -188,3 +188,16 @@ def test_multilayer_engine_matches_dense_reimplementation(name, gap):
     ref = reference_impl.RefDeAOT(model, gap).run(frames, masks[0], 2, masks[1:])
     for a, b in zip(ours, ref):
         torch.testing.assert_close(a, b, atol=1e-4, rtol=1e-4)
+
+
+def test_global_attention_chunked_equals_einsum():
+    from mvk_tutorial.vos.deaot.attention import global_attention
+
+    g = torch.Generator().manual_seed(0)
+    Q, K = torch.randn(50, 2, 16, generator=g), torch.randn(300, 2, 16, generator=g)
+    V = torch.randn(300, 2, 24, generator=g)
+    attn = torch.softmax(torch.einsum("lbd,nbd->bln", Q * 0.25, K), -1)
+    ref = torch.einsum("bln,nbc->lbc", attn, V)
+    for max_elements in (1 << 24, 700):  # one chunk; 7 query chunks
+        out = global_attention(Q, K, V, 0.25, max_elements=max_elements)
+        torch.testing.assert_close(out, ref, atol=1e-5, rtol=1e-5)

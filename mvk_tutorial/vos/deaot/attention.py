@@ -48,18 +48,36 @@ class DWConv2d(nn.Module):
 
 
 def global_attention(
-    Q: torch.Tensor, K: torch.Tensor, V: torch.Tensor, scale: float
+    Q: torch.Tensor,
+    K: torch.Tensor,
+    V: torch.Tensor,
+    scale: float,
+    max_elements: int = 1 << 24,
 ) -> torch.Tensor:
     """softmax(Q K^T * scale) V for tokens: Q (L, B, d), K (N, B, d), V (N, B, C) -> (L, B, C).
 
     Written out (scale Q, matmul, softmax, matmul) as the official code does; on a CPU
-    this is as fast as ``F.scaled_dot_product_attention``, whose fallback adds passes.
+    this is as fast as ``F.scaled_dot_product_attention``, whose fallback adds passes. On
+    CUDA the fused kernel is used. Queries are processed in chunks so that the attention
+    matrix never exceeds ``max_elements`` entries (long-term memory of long videos).
     Book: ch08 "Memory-based VOS and DeAOT".
     """
-    q = (Q * scale).transpose(0, 1)  # (B, L, d)
-    attn = torch.bmm(q, K.permute(1, 2, 0))  # (B, L, N)
-    attn = torch.softmax(attn, dim=-1)
-    return torch.bmm(attn, V.transpose(0, 1)).transpose(0, 1)  # (L, B, C)
+    if Q.is_cuda:
+        q, k, v = (x.permute(1, 0, 2).unsqueeze(1) for x in (Q, K, V))  # (B, 1, *, *)
+        out = F.scaled_dot_product_attention(q, k, v, scale=scale)  # (B, 1, L, C)
+        return out.squeeze(1).permute(1, 0, 2)  # (L, B, C)
+    L, B, _ = Q.shape
+    N = K.shape[0]
+    step = max(1, max_elements // max(1, N * B))
+    Kt = K.permute(1, 2, 0)  # (B, d, N)
+    Vb = V.transpose(0, 1)  # (B, N, C)
+    outs = []
+    for s in range(0, L, step):
+        q = (Q[s : s + step] * scale).transpose(0, 1)  # (B, l, d)
+        attn = torch.softmax(torch.bmm(q, Kt), dim=-1)  # (B, l, N)
+        outs.append(torch.bmm(attn.to(Vb.dtype), Vb))  # (B, l, C)
+    out = outs[0] if len(outs) == 1 else torch.cat(outs, dim=1)
+    return out.transpose(0, 1)  # (L, B, C)
 
 
 def apply_gate(x: torch.Tensor, U: torch.Tensor) -> torch.Tensor:
