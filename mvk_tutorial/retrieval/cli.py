@@ -167,7 +167,7 @@ def register(groups) -> None:
     p = groups["train"].add_parser(
         "clip", help="train the tiny CLIP on MVK-mini (CPU, minutes)"
     )
-    p.add_argument("--preset", default="book", help="MVK-mini preset")
+    p.add_argument("--preset", default="book", help="MVK-mini preset to evaluate on (never trained on)")
     p.add_argument(
         "--seconds", type=float, default=600.0, help="training time budget (s)"
     )
