@@ -219,7 +219,7 @@ def main(argv=None) -> int:
         "--max-gb", type=float, default=3.0, help="skip n x n paths above this"
     )
     p.add_argument("--threads", type=int, default=2, help="CPU threads")
-    p.add_argument("--mha-rounds", type=int, default=5)
+    p.add_argument("--mha-rounds", type=int, default=10)
     p.add_argument("--skip-mha", action="store_true")
     p.add_argument("--csv", default=None, help="also write the attention table here")
     args = p.parse_args(argv)

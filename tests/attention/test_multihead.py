@@ -69,6 +69,7 @@ def test_cross_attention_with_masks_matches_torch():
     torch.testing.assert_close(w, w_ref, atol=1e-12, rtol=1e-12)
 
 
+@pytest.mark.filterwarnings("ignore:Support for mismatched key_padding_mask")
 def test_additive_mask_combined_with_padding():
     ref, ours = _pair()
     x = torch.randn(2, 6, 16, dtype=torch.float64)
