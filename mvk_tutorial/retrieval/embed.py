@@ -25,7 +25,7 @@ import cv2
 import torch
 from PIL import Image
 from torch.utils.data import DataLoader, Dataset
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from mvk_tutorial.utils import atomic_path, atomic_write
 

@@ -60,6 +60,17 @@ def show_results(
     return fig
 
 
+def _png(fig) -> bytes:
+    import io
+
+    import matplotlib.pyplot as plt
+
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=80)
+    plt.close(fig)
+    return buf.getvalue()
+
+
 def search_box(
     bundle,
     frame_emb: torch.Tensor,
@@ -67,10 +78,13 @@ def search_box(
     k: int = 8,
     value: str = "a sea turtle",
 ):
-    """An ipywidgets text box that shows the top-``k`` thumbnails of the typed query."""
+    """An ipywidgets text box that shows the top-``k`` thumbnails of the typed query.
+
+    The results are a PNG in a display that is updated in place (no ``Output`` widget,
+    so the notebook also executes cleanly without a browser). Book: ch10.
+    """
     import ipywidgets as widgets
-    import matplotlib.pyplot as plt
-    from IPython.display import display
+    from IPython.display import Image, display
 
     box = widgets.Text(
         value=value,
@@ -78,17 +92,17 @@ def search_box(
         continuous_update=False,
         layout=widgets.Layout(width="60%"),
     )
-    out = widgets.Output()
 
-    def update(_=None) -> None:
-        out.clear_output(wait=True)
-        with out:
-            if box.value.strip():
-                idx, sc = top_k(bundle, frame_emb, box.value, k)
-                show_results(frame_paths, idx, sc, box.value)
-                plt.show()
+    def render(query: str):
+        idx, sc = top_k(bundle, frame_emb, query, k)
+        return Image(data=_png(show_results(frame_paths, idx, sc, query)))
+
+    display(box)
+    handle = display(render(box.value), display_id=True)
+
+    def update(change) -> None:
+        if change["new"].strip():
+            handle.update(render(change["new"]))
 
     box.observe(update, names="value")
-    update()
-    display(widgets.VBox([box, out]))
     return box

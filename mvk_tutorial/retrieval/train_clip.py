@@ -28,7 +28,7 @@ from pathlib import Path
 import open_clip
 import torch
 import torch.nn.functional as F
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from mvk_tutorial.retrieval.clip import TINY_CLIP, TINY_CLIP_WEIGHTS, register_tiny_clip
 from mvk_tutorial.retrieval.embed import decode_image
