@@ -62,7 +62,10 @@ def ensure_train_world(height: int = 256, width: int = 448) -> Path:
         generate_mvk_mini,
     )
 
-    out = default_cache_dir() / f"mvk_mini_clip_train_s1_{height}x{width}"
+    from mvk_tutorial.mvk.synthetic import GENERATOR_VERSION
+
+    name = f"mvk_mini_clip_train_s1_{height}x{width}_g{GENERATOR_VERSION}"
+    out = default_cache_dir() / name
     if (out / "mvk_mini.json").is_file():
         return out
     config = MiniConfig(height=height, width=width, **TRAIN_WORLD)
