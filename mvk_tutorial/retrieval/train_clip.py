@@ -179,13 +179,16 @@ def evaluate(model, tokenizer, preprocess, root: Path) -> dict:
 
 
 def _sidecar(out: Path, argv: list[str], args, info: dict, metrics: dict) -> str:
+    from mvk_tutorial.mvk.synthetic import GENERATOR_VERSION
+
     n = metrics["collection_frames"]
     lines = [
         f"# {out.stem}: tiny CLIP trained on MVK-mini",
         "",
         f"- command: `mvk train clip {' '.join(argv)}`".rstrip(),
         f"- seed: {args.seed}; training data: an MVK-mini world generated with "
-        f"`MiniConfig(**{TRAIN_WORLD})` at 256x448 (every frame, caption mix "
+        f"`MiniConfig(**{TRAIN_WORLD})` at 256x448, generator version "
+        f"{GENERATOR_VERSION} (every frame, caption mix "
         f"{CAPTION_MIX}); never the book's collection",
         f"- architecture: `{TINY_CLIP}` (mvk_tutorial/weights/{TINY_CLIP}.json), "
         "weights stored in fp16",
