@@ -77,6 +77,15 @@ def test_atomic_write_text_and_bytes(tmp_path):
     assert sorted(x.name for x in p.parent.iterdir()) == ["a.txt"]
 
 
+def test_atomic_write_gives_the_usual_file_mode(tmp_path):
+    umask = os.umask(0o022)
+    try:
+        p = atomic_write(tmp_path / "a.txt", "x")
+    finally:
+        os.umask(umask)
+    assert p.stat().st_mode & 0o777 == 0o644
+
+
 def test_atomic_path_leaves_old_file_on_failure(tmp_path):
     target = tmp_path / "weights.pt"
     target.write_text("old")
