@@ -25,24 +25,11 @@ from mvk_tutorial.mvk.labels import (
     OBJECTS_CSV,
     write_palette_png,
 )
+from mvk_tutorial.mvk.layout import MONTHS
 from mvk_tutorial.mvk.render import noise_bank, render_background, render_frame
 from mvk_tutorial.mvk.scene import CLASSES, WATER_CASTS, Scene, sample_scene
 
 JPEG_QUALITY = 90
-MONTHS = (
-    "Jan",
-    "Feb",
-    "Mar",
-    "Apr",
-    "May",
-    "Jun",
-    "Jul",
-    "Aug",
-    "Sep",
-    "Oct",
-    "Nov",
-    "Dec",
-)
 
 
 def site_date(site: str) -> str:
