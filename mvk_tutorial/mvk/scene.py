@@ -62,7 +62,7 @@ ANIMALS: tuple[AnimalClass, ...] = (
         "jellyfish", "jellyfish", "pink", "jellyfish", (0.11, 0.16), (0.05, 0.15)
     ),
     AnimalClass(
-        "spotted ray", "spotted rays", "dark spotted", "ray", (0.18, 0.26), (0.2, 0.4)
+        "spotted ray", "spotted rays", "dark", "ray", (0.18, 0.26), (0.2, 0.4)
     ),
 )
 

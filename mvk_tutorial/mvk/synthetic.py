@@ -85,7 +85,9 @@ from mvk_tutorial.mvk.labels import (
     read_mask,
 )
 
-GENERATOR_VERSION = 4
+# v5: spotted rays are "dark" in captions (v4 wrote "dark spotted spotted rays");
+# images, masks and labels are unchanged from v4.
+GENERATOR_VERSION = 5
 
 #: Dive-site folders, named like MVK's ``<Site>_<MonYYYY>``, with a camera each.
 SITES: tuple[tuple[str, str], ...] = (

@@ -3,7 +3,7 @@
     mvk kis embed --root MVK_ROOT --out DIR [--model NAME --pretrained TAG|FILE]
     mvk kis run --kis-mvk-data DATA_DIR --out ranks.csv     (official KIS_MVK CSVs)
     mvk kis run --embeddings DIR --out ranks.csv            (a cache from `mvk kis embed`)
-    mvk train clip [--preset book --seconds 600 --max-steps 1000 --out FILE]
+    mvk train clip [--preset book --max-steps 1000 [--seconds S] --out FILE]
 
 Book: ch10 "Known-item search"; ch00 "How to use this book" (the ``mvk`` command).
 """
@@ -169,7 +169,10 @@ def register(groups) -> None:
     )
     p.add_argument("--preset", default="book", help="MVK-mini preset to evaluate on (never trained on)")
     p.add_argument(
-        "--seconds", type=float, default=600.0, help="training time budget (s)"
+        "--seconds",
+        type=float,
+        default=None,
+        help="optional time budget (s); without it the run is reproducible",
     )
     p.add_argument("--max-steps", type=int, default=1000, help="step budget")
     p.add_argument("--batch-size", type=int, default=128)

@@ -103,12 +103,17 @@ def train(
     df,
     *,
     max_steps: int,
-    seconds: float,
+    seconds: float | None,
     batch_size: int,
     lr: float,
     seed: int,
 ) -> dict:
-    """Run the contrastive training loop; returns {steps, seconds, final_loss}."""
+    """Run the contrastive training loop; returns {steps, seconds, final_loss}.
+
+    With ``seconds=None`` (the default of ``mvk train clip``) only the step budget
+    counts, so a rerun with the same seed and thread count gives the same weights; a
+    time budget makes the run stop (and its learning-rate decay) depend on the machine.
+    """
     g = torch.Generator().manual_seed(seed)
     kinds = list(CAPTION_MIX)
     tokens = {k: tokenizer(df[k].tolist()) for k in kinds}  # each (F, context)
@@ -119,14 +124,15 @@ def train(
     bar = tqdm(
         total=max_steps if max_steps < 10**9 else None, desc="train clip", unit="step"
     )
-    while step < max_steps and time.perf_counter() - t0 < seconds:
+    budget = float("inf") if seconds is None else seconds
+    while step < max_steps and time.perf_counter() - t0 < budget:
         idx = torch.randperm(len(df), generator=g)[:batch_size]  # (B,)
         kind = torch.multinomial(mix, len(idx), replacement=True, generator=g)  # (B,)
         text = torch.stack(
             [tokens[kinds[k]][i] for k, i in zip(kind.tolist(), idx.tolist())]
         )
         # the budget that runs out first (steps or seconds) drives the cosine decay
-        progress = max(step / max_steps, (time.perf_counter() - t0) / seconds)
+        progress = max(step / max_steps, (time.perf_counter() - t0) / budget)
         for group in opt.param_groups:
             group["lr"] = _lr(step, progress, lr)
         img_emb = model.encode_image(images[idx].float(), normalize=True)  # (B, D)
