@@ -177,7 +177,7 @@ class AViT(VisionTransformer):
         run = run_mask if self.token_path == "mask" else run_gather
         out, depth, rho, layer_means = run(self, tokens)
         self.rho = rho
-        self.halting_score_layer = torch.stack(layer_means)  # (depth,)
+        self.halting_score_layer = torch.stack(layer_means) if layer_means else None
         return self.norm(out), depth
 
     def forward(self, x: Tensor, return_depth: bool = False):
@@ -194,8 +194,8 @@ class AViT(VisionTransformer):
 
         Book: ch05, section "Training losses".
         """
-        if self.rho is None:
-            raise ValueError("AViT.losses: run a forward pass first")
+        if self.rho is None or self.halting_score_layer is None:
+            raise ValueError("AViT.losses: run a forward pass with gradients first")
         H = self.halting_score_layer / self.halting_score_layer.sum()
         H = H.clamp(0.01, 0.99)
         target = distribution_prior_target(self.cfg.depth, target_depth, std).to(H)

@@ -69,20 +69,29 @@ def run_mask(model, x: Tensor):
 
 
 def _packed_block(blk, xl: Tensor, b: Tensor, B: int) -> Tensor:
-    """A block on packed live tokens xl (T, C), sample ids b (T,), sorted by sample."""
-    T, C = xl.shape
-    y = blk.norm1(xl)
+    """A block on packed live tokens xl (T, C), sample ids b (T,), sorted by sample.
+
+    The linears run on the T live tokens only; attention pads each sample's live
+    tokens to (B, L) with a key mask (L = most live tokens in one sample)."""
+    attn, (T, C) = blk.attn, xl.shape
+    nh, d = attn.num_heads, attn.head_dim
+    qkv = attn.qkv(blk.norm1(xl))  # (T, 3C)
     if B == 1:
-        a = _attend(blk.attn, y.unsqueeze(0), None)[0]  # (T, C)
-    else:  # pad to (B, L) with a key mask; attention is cheap next to the linears
+        q, k, v = qkv.view(1, T, 3, nh, d).permute(2, 0, 3, 1, 4).unbind(0)
+        mask, pos = None, None  # 3 x (1, heads, T, d)
+    else:
         lengths = torch.bincount(b, minlength=B)  # (B,)
         L = int(lengths.max())
         pos = torch.arange(T, device=xl.device) - (torch.cumsum(lengths, 0) - lengths)[b]
-        pad = y.new_zeros(B, L, C)
-        pad[b, pos] = y  # (B, L, C)
-        valid = torch.arange(L, device=xl.device)[None] < lengths[:, None]  # (B, L)
-        a = _attend(blk.attn, pad, valid[:, None, None, :])[b, pos]  # (T, C)
-    x = xl + a
+        pad = qkv.new_zeros(B, L, 3 * C)
+        pad[b, pos] = qkv  # (B, L, 3C)
+        q, k, v = pad.view(B, L, 3, nh, d).permute(2, 0, 3, 1, 4).unbind(0)
+        mask = (torch.arange(L, device=xl.device)[None] < lengths[:, None])[:, None, None]
+    p = attn.attn_drop.p if attn.training else 0.0
+    o = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=p, scale=attn.scale)
+    o = o.transpose(1, 2).reshape(-1, o.shape[2], C)  # (B, L, C)
+    o = o[0] if B == 1 else o[b, pos]  # (T, C)
+    x = xl + attn.proj_drop(attn.proj(o))
     return x + blk.mlp(blk.norm2(x))
 
 
@@ -98,25 +107,33 @@ def run_gather(model, x: Tensor):
     idx = torch.arange(B * N, device=x.device)  # flat ids b * N + n of live tokens
     xl = x.reshape(B * N, C)  # (T, C) packed live tokens
     c, R = x.new_zeros(B * N), x.new_ones(B * N)
-    out, rho = x.new_zeros(B * N, C), x.new_zeros(B * N)
-    depth = torch.ones(B * N, dtype=torch.long, device=x.device)
-    layer_means = []
+    out, rem = x.new_zeros(B * N, C), x.new_zeros(B * N)
+    depth = torch.full((B * N,), len(model.blocks), dtype=torch.long, device=x.device)
+    layer_means, grad = [], torch.is_grad_enabled()
     for i, blk in enumerate(model.blocks):
-        xl = _packed_block(blk, xl, idx // N, B)  # (T, C)
+        xl = _packed_block(blk, xl, idx // N if B > 1 else idx, B)  # (T, C)
         if i == last:
             h = xl.new_ones(len(idx))
         elif cfg.halting:
             h = halting_score(xl, cfg.gate_scale, cfg.gate_center)
         else:
             h = xl.new_zeros(len(idx))
-        c, R, w, reached = halting_step(c, R, h, cfg.eps)
+        c, R_new, w, reached = halting_step(c, R, h, cfg.eps)
         out.index_add_(0, idx, xl * w.unsqueeze(-1))
-        rho.index_add_(0, idx, 1.0 + torch.where(reached, w, torch.zeros_like(w)))
-        depth.index_add_(0, idx, (~reached).long())
-        layer_means.append((w * (idx % N != 0)).sum() / (B * (N - 1)))
-        keep = ~reached
-        idx, xl, c, R = idx[keep], xl[keep], c[keep], R[keep]
-        if len(idx) == 0:
-            layer_means += [x.new_zeros(())] * (last - i)
+        if grad or model.training:  # only the losses need these
+            layer_means.append((w * (idx % N != 0)).sum() / (B * (N - 1)))
+        if i == last:
+            rem[idx] = R
             break
+        if not grad and not bool(reached.any()):
+            R = R_new
+            continue  # nobody halts here: nothing to drop
+        done = idx[reached]
+        depth[done], rem[done] = i + 1, R[reached]
+        keep = ~reached
+        idx, xl, c, R = idx[keep], xl[keep], c[keep], R_new[keep]
+        if len(idx) == 0:
+            layer_means += [x.new_zeros(())] * (last - i) if layer_means else []
+            break
+    rho = depth.to(x.dtype) + rem  # rho = halting depth + remainder
     return out.view(B, N, C), depth.view(B, N), rho.view(B, N), layer_means

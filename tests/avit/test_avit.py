@@ -137,8 +137,11 @@ def test_mask_equals_gather_random(gate_center):
         lg, dg = m(x, return_depth=True)
     assert torch.equal(dm, dg)
     assert (lm - lg).abs().max() < 1e-10
-    assert (hm - m.halting_score_layer).abs().max() < 1e-10
     assert (rm - m.rho).abs().max() < 1e-10
+    assert m.halting_score_layer is None  # inference skips what only the losses need
+    lg2 = m(x)  # with gradients: the per-block means for the prior
+    assert (lg2 - lg).abs().max() < 1e-10
+    assert (hm - m.halting_score_layer).abs().max() < 1e-10
     assert 1 <= dm.min() and dm.max() <= cfg.depth
     assert (m.rho >= 2 - 1e-12).all() and (m.rho <= cfg.depth + 1 + 1e-12).all()
     # batch 1 (no padding) agrees with the batched run
