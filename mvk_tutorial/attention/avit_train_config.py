@@ -13,7 +13,7 @@ class AViTTrainConfig:
     """Hyper-parameters of ``mvk train avit``. Book: ch05, section "Fine-tuning the tiny ViT"."""
 
     preset: str = "book"
-    epochs: int = 20
+    epochs: int = 15
     frame_stride: int = 2  # as mvk train vit: every 2nd frame of the train videos
     batch_size: int = 64
     lr: float = 5e-4
@@ -22,8 +22,8 @@ class AViTTrainConfig:
     label_smoothing: float = 0.1
     gate_scale: float = 10.0  # gamma
     gate_center: float = 10.0  # -beta
-    ponder_scale: float = 0.02  # alpha_p on mean(rho)
+    ponder_scale: float = 0.1  # alpha_p on mean(rho)
     distr_prior_alpha: float = 0.1  # alpha_d on KL(target || H)
-    target_depth: float = 2.0  # centre of the Gaussian prior over blocks (1-based)
+    target_depth: float = 1.0  # centre of the Gaussian prior over blocks (1-based)
     seed: int = 0
     threads: int = 1
