@@ -68,7 +68,7 @@ def run_mask(model, x: Tensor):
     return out, depth, rho, layer_means
 
 
-def _packed_block(blk, xl: Tensor, b: Tensor, B: int) -> Tensor:
+def _packed_block(blk, xl: Tensor, b: Tensor, B: int, N: int) -> Tensor:
     """A block on packed live tokens xl (T, C), sample ids b (T,), sorted by sample.
 
     The linears run on the T live tokens only; attention pads each sample's live
@@ -76,9 +76,9 @@ def _packed_block(blk, xl: Tensor, b: Tensor, B: int) -> Tensor:
     attn, (T, C) = blk.attn, xl.shape
     nh, d = attn.num_heads, attn.head_dim
     qkv = attn.qkv(blk.norm1(xl))  # (T, 3C)
-    if B == 1:
-        q, k, v = qkv.view(1, T, 3, nh, d).permute(2, 0, 3, 1, 4).unbind(0)
-        mask, pos = None, None  # 3 x (1, heads, T, d)
+    if B == 1 or T == B * N:  # one image, or nobody halted yet: no padding needed
+        q, k, v = qkv.view(B, T // B, 3, nh, d).permute(2, 0, 3, 1, 4).unbind(0)
+        mask, pos = None, None  # 3 x (B, heads, T / B, d)
     else:
         lengths = torch.bincount(b, minlength=B)  # (B,)
         L = int(lengths.max())
@@ -90,7 +90,7 @@ def _packed_block(blk, xl: Tensor, b: Tensor, B: int) -> Tensor:
     p = attn.attn_drop.p if attn.training else 0.0
     o = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=p, scale=attn.scale)
     o = o.transpose(1, 2).reshape(-1, o.shape[2], C)  # (B, L, C)
-    o = o[0] if B == 1 else o[b, pos]  # (T, C)
+    o = o.reshape(T, C) if pos is None else o[b, pos]  # (T, C)
     x = xl + attn.proj_drop(attn.proj(o))
     return x + blk.mlp(blk.norm2(x))
 
@@ -111,7 +111,7 @@ def run_gather(model, x: Tensor):
     depth = torch.full((B * N,), len(model.blocks), dtype=torch.long, device=x.device)
     layer_means, grad = [], torch.is_grad_enabled()
     for i, blk in enumerate(model.blocks):
-        xl = _packed_block(blk, xl, idx // N if B > 1 else idx, B)  # (T, C)
+        xl = _packed_block(blk, xl, idx // N if B > 1 else idx, B, N)  # (T, C)
         if i == last:
             h = xl.new_ones(len(idx))
         elif cfg.halting:
