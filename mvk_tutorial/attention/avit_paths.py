@@ -128,9 +128,9 @@ def run_gather(model, x: Tensor):
         if not grad and not bool(reached.any()):
             R = R_new
             continue  # nobody halts here: nothing to drop
-        done = idx[reached]
-        depth[done], rem[done] = i + 1, R[reached]
-        keep = ~reached
+        done = reached.nonzero().squeeze(1)  # positions in the packed batch
+        keep = (~reached).nonzero().squeeze(1)
+        depth[idx[done]], rem[idx[done]] = i + 1, R[done]
         idx, xl, c, R = idx[keep], xl[keep], c[keep], R_new[keep]
         if len(idx) == 0:
             layer_means += [x.new_zeros(())] * (last - i) if layer_means else []
