@@ -22,8 +22,9 @@ class AViTTrainConfig:
     label_smoothing: float = 0.1
     gate_scale: float = 10.0  # gamma
     gate_center: float = 10.0  # -beta
-    ponder_scale: float = 0.1  # alpha_p on mean(rho)
+    ponder_scale: float = 0.25  # alpha_p on mean(rho)
     distr_prior_alpha: float = 0.1  # alpha_d on KL(target || H)
     target_depth: float = 1.0  # centre of the Gaussian prior over blocks (1-based)
+    halting: bool = True  # False: the same fine-tuning without halting (a control)
     seed: int = 0
     threads: int = 1

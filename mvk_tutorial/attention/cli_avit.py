@@ -31,10 +31,12 @@ def _cmd_train_avit(args) -> int:
     if not Path(args.vit).is_file():
         raise FileNotFoundError(f"--vit {args.vit}: no such weights file")
     values = {name: getattr(args, name) for name in _OPTIONS}
-    cfg = AViTTrainConfig(preset=args.preset, **values)
+    cfg = AViTTrainConfig(preset=args.preset, halting=not args.no_halting, **values)
     command = f"mvk train avit --preset {args.preset} " + " ".join(
         f"--{name.replace('_', '-')} {value}" for name, value in values.items()
     )
+    if args.no_halting:
+        command += " --no-halting"
     if Path(args.out).resolve() != DEFAULT_OUT:
         command += f" --out {shlex.quote(str(args.out))}"
     if Path(args.vit).resolve() != DEFAULT_VIT:
@@ -66,6 +68,11 @@ def register(groups) -> None:
     p.add_argument("--data-root", default=None, help="an MVK-mini collection folder")
     for name, kind in _OPTIONS.items():
         p.add_argument(f"--{name.replace('_', '-')}", type=kind, default=getattr(defaults, name))
+    p.add_argument(
+        "--no-halting",
+        action="store_true",
+        help="control run: the same fine-tuning with halting disabled (a plain ViT)",
+    )
     p.add_argument("--vit", default=str(DEFAULT_VIT), help="plain ViT weights to start from")
     p.add_argument("--out", default=str(DEFAULT_OUT), help="weights file (.pt)")
     p.set_defaults(func=_cmd_train_avit)

@@ -218,7 +218,9 @@ def run_training(
     xn = (x01 - mean.view(1, 3, 1, 1)) / std.view(1, 3, 1, 1)
     y, tr, ho = data["labels"], data["train_idx"], data["held_idx"]
     tr = tr[data["df"]["frame_index"].to_numpy()[tr] % cfg.frame_stride == 0]
-    halting = HaltingConfig(gate_scale=cfg.gate_scale, gate_center=cfg.gate_center)
+    halting = HaltingConfig(
+        gate_scale=cfg.gate_scale, gate_center=cfg.gate_center, halting=cfg.halting
+    )
     model = avit_from_vit(vit, halting)
     vit_held = evaluate_avit(avit_from_vit(vit, HaltingConfig(halting=False)), xn[ho], y[ho])
     out = Path(out)
