@@ -14,7 +14,10 @@ WEIGHTS = Path(__file__).resolve().parents[1] / "weights"
 
 
 def default_out(model: str) -> Path:
-    """Shipped weights file of ``model``: ``weights/<model>_tiny_variants.pt``."""
+    """Shipped weights file of ``model``: ``weights/<model>_tiny_variants.pt``.
+
+    Book: ch03, section "Three tiny classifiers on MVK-mini".
+    """
     return WEIGHTS / f"{model}_tiny_variants.pt"
 
 
@@ -54,7 +57,10 @@ def _cmd_train_variants(args) -> int:
 
 
 def register(groups) -> None:
-    """Add ``mvk train variants`` to the ``train`` group (see ``mvk_tutorial.cli``)."""
+    """Add ``mvk train variants`` to the ``train`` group (see ``mvk_tutorial.cli``).
+
+    Book: ch03, section "Three tiny classifiers on MVK-mini".
+    """
     p = groups["train"].add_parser(
         "variants",
         help="train the tiny ViT / Swin / DAT classifiers of ch03 on MVK-mini",
