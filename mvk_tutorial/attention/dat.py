@@ -45,8 +45,8 @@ class LayerNormProxy(nn.Module):
 def reference_points(Hk: int, Wk: int, dtype=None, device=None) -> Tensor:
     """(Hk, Wk, 2) pixel-centre reference points in [-1, 1], last axis (y, x).
 
-    "a group of reference points is generated as a uniform grid [...] the grid size is
-    downsampled from the input feature map size by a factor r".
+    "a group of reference points is placed uniformly on the feature map" (Fig. 2); the
+    grid is the map downsampled by the stride r (Sec. 3.2).
 
     Book: ch03, section "Deformable attention (DAT)".
     """
@@ -62,9 +62,10 @@ class DeformableAttention(nn.Module):
     Forward: ``y, pos, reference = attn(x)`` with x (B, C, H, W), C = n_heads *
     n_head_channels; pos and reference are (B, G, Hk, Wk, 2) in (y, x) order.
 
-    "the deformable attention module [...] focuses on a small set of key sampling points
-    [...] the offsets for each reference point are learned from the queries by an offset
-    network" and "offsets are shared by all queries" (one set per group).
+    "a group of reference points is placed uniformly on the feature map, whose offsets are
+    learned from the queries by the offset network. Then the deformed keys and values are
+    projected from the sampled features according to the deformed points" (Fig. 2); one
+    set of offsets per group, shared by all queries.
 
     Book: ch03, section "Deformable attention (DAT)".
     """
@@ -151,7 +152,7 @@ class DeformableAttention(nn.Module):
         off = self.conv_offset(q)  # (B * G, 2, Hk, Wk), channel 0 = y, 1 = x
         Hk, Wk = off.shape[-2:]
         if self.offset_range_factor > 0:
-            # "offset = s * tanh(offset)" with s in units of the reference grid step
+            # bounded offsets, s * tanh(raw), s in units of the reference-grid step
             rng = torch.tensor([1.0 / Hk, 1.0 / Wk], dtype=off.dtype, device=off.device)
             off = off.tanh().mul(rng.view(1, 2, 1, 1)).mul(self.offset_range_factor)
         off = off.permute(0, 2, 3, 1)  # (B * G, Hk, Wk, 2)
@@ -169,8 +170,8 @@ class DeformableAttention(nn.Module):
     def position_bias(self, pos: Tensor, H: int, W: int) -> Tensor:
         """Bias (B*G, heads/G, H*W, Hk*Wk) sampled from the continuous table.
 
-        "we compute relative position bias [...] interpolating from a parameterized bias
-        table of size (2H - 1) x (2W - 1)" (continuous because keys are not on pixels).
+        "Relative position bias is also computed by the deformed points" (Fig. 2): read
+        from a (2H - 1) x (2W - 1) table by bilinear interpolation, since keys are not on pixels.
         """
         BG, Hk, Wk, _ = pos.shape
         if self.grid == "official":

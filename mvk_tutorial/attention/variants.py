@@ -9,7 +9,7 @@ linear head. The blocks:
 * ``vit``: global attention in all four blocks;
 * ``swin``: window 4, shifted by 2 in blocks 2 and 4 (W, SW, W, SW);
 * ``dat``: local window blocks and deformable blocks alternating (L, D, L, D), the
-  pattern of DAT's third stage ("we alternate local attention and deformable attention").
+  pattern of the third stage of DAT-T (local and deformable blocks in turn).
   Deformable blocks: 2 groups, offset kernel 5, stride 2 (a 6 x 10 grid of 60 keys).
 
 Book: ch03, section "Three tiny classifiers on MVK-mini".
