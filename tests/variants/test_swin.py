@@ -111,7 +111,6 @@ def test_one_window_no_shift_is_global_attention_plus_bias():
     blk.attn = WindowAttention(16, (H, W), 2).double().eval()
     with torch.no_grad():
         blk.attn.relative_position_bias_table.normal_(0, 1.0)
-    blk.window_size = None  # not used below: call the attention directly
     x = torch.randn(2, H * W, 16, dtype=torch.float64)
     _, _, dy, dx = _coords(H, W)
     allowed = torch.ones(H * W, H * W, dtype=torch.bool)
