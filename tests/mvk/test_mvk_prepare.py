@@ -20,7 +20,7 @@ from mvk_tutorial.mvk.layout import list_selected_frames, list_videos
 from mvk_tutorial.mvk.prepare import check_davis, check_youtube_vos, prepare_mvk
 
 REPO = Path(__file__).resolve().parents[2]
-FIXTURES = REPO.parent / "shared" / "fixtures"
+FIXTURES = REPO / "tests" / "fixtures"
 
 
 def _script(name: str):
@@ -160,9 +160,8 @@ def test_check_davis_on_mvk_mini_and_broken_copies(mini_root, tmp_path):
 
 
 def test_check_davis_on_official_fixture():
-    root = FIXTURES / "davis_reference" / "DAVIS"
-    if not root.is_dir():
-        pytest.skip(f"shared fixtures not found at {root}")
+    root = FIXTURES / "davis" / "DAVIS"
+    assert root.is_dir(), f"fixture {root} missing (it is part of the repository)"
     assert check_davis(root) == []
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import importlib.util
 from pathlib import Path
 
 import cv2
@@ -17,15 +18,15 @@ from mvk_tutorial.cli import main
 from mvk_tutorial.retrieval.clip import TINY_CLIP, register_tiny_clip
 from mvk_tutorial.retrieval.embed import load_cached
 
-FIXTURE = (
-    Path(__file__).resolve().parents[2].parent
-    / "shared"
-    / "fixtures"
-    / "kis_mvk_reference"
+_spec = importlib.util.spec_from_file_location(
+    "official_fixtures", Path(__file__).parents[1] / "fixtures" / "official.py"
 )
+fx = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(fx)
+FIXTURE = fx.KIS_MVK
 
 
-@pytest.mark.skipif(not FIXTURE.is_dir(), reason=f"fixture {FIXTURE} not found")
+@fx.needs(FIXTURE)
 def test_run_official_layout_writes_official_ranks(tmp_path, capsys):
     out = tmp_path / "ranks.csv"
     assert (
