@@ -83,8 +83,8 @@ def load_official_checkpoint(model: nn.Module, path: str | Path) -> nn.Module:
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"checkpoint not found: {path}")
-    # Never ``weights_only=False``: unpickling arbitrary objects runs arbitrary code,
-    # and official aot-benchmark checkpoints hold only tensors, ints and dicts.
+    # Only weights_only=True, with no fallback: unpickling arbitrary objects runs
+    # arbitrary code, and official aot-benchmark checkpoints hold only tensors, ints, dicts.
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:
