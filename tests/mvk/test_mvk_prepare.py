@@ -123,7 +123,9 @@ def test_prepare_mvk_layout_resume_and_bad_video(tmp_path):
     assert first["num_frames"] == 20 and first["camera"] == "GoPro"
     assert json.loads(metas[1].read_text())["selected_frames"] == [0, 10, 20]
     assert len(list_selected_frames(out)) == 5
-    assert (out / "information/thumbnails/Oahu_Jul2022/0002.jpg").is_file()
+    thumbs = sorted(p.name for p in (out / "information/thumbnails/Oahu_Jul2022").iterdir())
+    frames = sorted(p.name for p in (out / "information/selected_frames/Oahu_Jul2022").iterdir())
+    assert thumbs == frames  # one thumbnail per selected frame, same names
     stamp = metas[0].stat().st_mtime_ns
     prepare_mvk(raw, out, progress=False)  # rerun: finished videos are skipped
     assert metas[0].stat().st_mtime_ns == stamp
