@@ -72,8 +72,17 @@ def read_queries(path: str | Path) -> list[dict]:
                 f"automatic,novice,expert), got {','.join(sorted(cols))}"
             )
         rows = []
+        seen: dict = {}
         for row in reader:
             frame = row["frame_path"]
+            key = (frame, row.get("query_type", "*"))
+            if key in seen:
+                raise ValueError(
+                    f"{path}, line {reader.line_num}: duplicate query for frame "
+                    f"{frame!r} (type {key[1]!r}, first on line {seen[key]}); expected "
+                    "one query per frame and type"
+                )
+            seen[key] = reader.line_num
             frame = frame if Path(frame).is_absolute() else str(root / frame)
             if wide:
                 rows += [
@@ -90,6 +99,8 @@ def read_queries(path: str | Path) -> list[dict]:
                         "text": row["text"],
                     }
                 )
+    if not rows:
+        raise ValueError(f"{path}: no queries (only a header row)")
     return rows
 
 

@@ -31,7 +31,10 @@ DEFAULT_CHUNK_BYTES = 64 * 2**20  # the score block of one chunk of queries: 64 
 
 
 def _check_inputs(
-    query_emb: torch.Tensor, frame_emb: torch.Tensor, target_index: torch.Tensor
+    query_emb: torch.Tensor,
+    frame_emb: torch.Tensor,
+    target_index: torch.Tensor,
+    similarity: str = "dot",
 ) -> None:
     if query_emb.ndim != 2 or frame_emb.ndim != 2:
         raise ValueError(
@@ -60,6 +63,13 @@ def _check_inputs(
         if not torch.isfinite(x).all():
             row = int((~torch.isfinite(x)).any(1).nonzero()[0])
             raise ValueError(f"{name}: row {row} contains NaN or inf")
+        if similarity in ("cosine", "cosine_official"):
+            zero = (x == 0).all(dim=1).nonzero().flatten()
+            if zero.numel():  # 0 / 0: NaN scores would rank the target first
+                raise ValueError(
+                    f"{name}: row {int(zero[0])} is a zero vector; cosine similarity "
+                    "is undefined for it (expected a non-zero embedding)"
+                )
 
 
 def _prepare(
@@ -184,7 +194,7 @@ def rank_of_targets(
     Book: ch10 "Known-item search" (section "Ranking without sorting").
     """
     target_index = torch.as_tensor(target_index, dtype=torch.long)
-    _check_inputs(query_emb, frame_emb, target_index.cpu())
+    _check_inputs(query_emb, frame_emb, target_index.cpu(), similarity)
     out_device = query_emb.device
     num_frames = frame_emb.shape[0]
     ranks = torch.empty(query_emb.shape[0], dtype=torch.long, device=out_device)
@@ -226,7 +236,7 @@ def video_rank_of_targets(
     """
     target_index = torch.as_tensor(target_index, dtype=torch.long)
     video_index = torch.as_tensor(video_index, dtype=torch.long)
-    _check_inputs(query_emb, frame_emb, target_index.cpu())
+    _check_inputs(query_emb, frame_emb, target_index.cpu(), similarity)
     if video_index.shape != (frame_emb.shape[0],):
         raise ValueError(
             f"video_index: expected shape ({frame_emb.shape[0]},) (one per frame), "

@@ -65,6 +65,11 @@ def _vector(field: str, where: str, column: str) -> np.ndarray:
             f"{where}: column {column!r} is not a '|'-separated list of numbers: "
             f"{field[:40]!r}..."
         ) from None
+    if v.size and not np.any(v):  # cosine similarity would be 0 / 0
+        raise ValueError(
+            f"{where}: column {column!r} is a zero vector (cosine similarity is "
+            "undefined; expected a non-zero embedding)"
+        )
     return v
 
 
@@ -131,13 +136,26 @@ def read_collection(
 
 def _read_queries(path: Path, columns: tuple[str, ...], pairs, dim: int):
     out = {name: ([], [], [], []) for name, _, _ in pairs}
+    n_rows = 0
     for where, row in _read_rows(path, columns):
+        n_rows += 1
         for name, text_col, vec_col in pairs:
             images, texts, vecs, wheres = out[name]
             images.append(row["image"])
             texts.append(row[text_col])
             vecs.append(_vector(row[vec_col], where, vec_col))
             wheres.append(where)
+    if n_rows == 0:
+        raise ValueError(f"{path}: no query rows (only a header); expected one per target")
+    for name, (images, texts, _, wheres) in out.items():
+        seen: dict = {}
+        for image, text, where in zip(images, texts, wheres):
+            if (image, text) in seen:
+                raise ValueError(
+                    f"{where}: duplicate {name} query (same target and text as "
+                    f"{seen[(image, text)]})"
+                )
+            seen[(image, text)] = where.rsplit(", ", 1)[-1]
     return {n: (i, t, _stack(v, w, dim), w) for n, (i, t, v, w) in out.items()}
 
 
