@@ -6,7 +6,7 @@ lists its public names and the module each lives in; :func:`lazy_exports` return
 module-level ``__getattr__`` and ``__dir__`` that import the module when a name is
 first read. ``from package import name`` works as before.
 
-Book: ch00, section "How to use this book".
+Book: ch00, section "Setting up: the two commands".
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import importlib
 def lazy_exports(package: str, names: dict[str, str]):
     """``(__getattr__, __dir__)`` for ``package`` exporting ``name -> module`` lazily.
 
-    Book: ch00, section "How to use this book".
+    Book: ch00, section "Setting up: the two commands".
     """
 
     def __getattr__(name: str):

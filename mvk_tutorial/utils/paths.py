@@ -7,7 +7,7 @@ it. :func:`safe_component` accepts only a single, plain path component.
 OpenCV's video reader crashes the process (SIGSEGV) on some paths that are not valid
 UTF-8; :func:`check_decodable_path` rejects them first, with a clear error.
 
-Book: ch00, section "How to use this book".
+Book: ch00, section "Setting up: the two commands".
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ def safe_component(name: object, source_file: str | os.PathLike, line: int | str
     absolute or drive paths, NUL and other control characters, names that are not
     valid UTF-8 (surrogate escapes).
 
-    Book: ch00, section "How to use this book".
+    Book: ch00, section "Setting up: the two commands".
     """
     where = f"{source_file}, line {line}"
     if not isinstance(name, str):
@@ -53,7 +53,7 @@ def safe_component(name: object, source_file: str | os.PathLike, line: int | str
 def check_decodable_path(path: str | os.PathLike, what: str = "path") -> Path:
     """``Path(path)`` if its text is valid UTF-8; else ValueError calling it a bad name.
 
-    Book: ch00, section "How to use this book".
+    Book: ch00, section "Setting up: the two commands".
     """
     text = os.fspath(path)
     if isinstance(text, bytes):
