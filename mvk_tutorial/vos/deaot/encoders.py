@@ -67,8 +67,7 @@ class ConvBNReLU(nn.Sequential):
             FrozenBatchNorm2d(out_ch),
             nn.ReLU6(inplace=True),
         )
-
-    fold_bn = True  # False: conv, then BN, then ReLU6 (as the official code)
+        self.fold_bn = True  # False: conv, then BN, then ReLU6 (as the official code)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not self.fold_bn:
@@ -94,9 +93,10 @@ class InvertedResidual(nn.Module):
             FrozenBatchNorm2d(out_ch),
         ]
         self.conv = nn.Sequential(*layers)
+        self.fold_bn = True  # False: the projection's BN runs unfused (official order)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if ConvBNReLU.fold_bn:
+        if self.fold_bn:
             y = x
             for layer in self.conv[:-2]:
                 y = layer(y)
