@@ -19,8 +19,7 @@ from torch import Tensor, nn
 from mvk_tutorial.attention.mlp import Mlp
 from mvk_tutorial.attention.multihead import Attention
 from mvk_tutorial.attention.patch_embed import PatchEmbed
-
-WEIGHTS_DIR = Path(__file__).resolve().parents[1] / "weights"
+from mvk_tutorial.weights import WEIGHTS_DIR  # defined once, there
 
 
 @dataclass(frozen=True)

@@ -99,3 +99,19 @@ def test_stale_tmp_png_does_not_block_eval(tmp_path):
         after = evaluation.evaluate(davis, results, progress=False).global_scores
     assert after == before
     np.testing.assert_equal(list(after.values()), list(before.values()))
+
+
+def test_weights_dir_is_defined_once():
+    import re
+
+    defs = [
+        str(p.relative_to(PKG))
+        for p in PKG.rglob("*.py")
+        if re.search(r"^WEIGHTS_DIR\s*=", p.read_text(), re.M)
+    ]
+    assert defs == ["weights/__init__.py"]
+    from mvk_tutorial.attention import vit
+    from mvk_tutorial.retrieval import clip
+    from mvk_tutorial.weights import WEIGHTS_DIR
+
+    assert vit.WEIGHTS_DIR is WEIGHTS_DIR and clip.WEIGHTS_DIR is WEIGHTS_DIR
