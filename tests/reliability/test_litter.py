@@ -115,3 +115,21 @@ def test_weights_dir_is_defined_once():
     from mvk_tutorial.weights import WEIGHTS_DIR
 
     assert vit.WEIGHTS_DIR is WEIGHTS_DIR and clip.WEIGHTS_DIR is WEIGHTS_DIR
+
+
+def test_plotting_lives_in_viz_and_old_paths_still_work():
+    from mvk_tutorial.attention import plots
+    from mvk_tutorial.retrieval import search
+    from mvk_tutorial.viz import attention as viz_attention
+    from mvk_tutorial.viz import search as viz_search
+
+    assert plots.plot_attention_heatmap is viz_attention.plot_attention_heatmap
+    assert search.show_results is viz_search.show_results
+    assert search.search_box is viz_search.search_box
+    outside = [
+        str(p.relative_to(PKG))
+        for p in PKG.rglob("*.py")
+        if "matplotlib" in p.read_text() and p.parts[-2] != "viz"
+        and "for matplotlib" not in p.read_text()
+    ]
+    assert outside == []
