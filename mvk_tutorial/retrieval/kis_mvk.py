@@ -31,13 +31,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from mvk_tutorial.retrieval.kis import rank_of_targets
+from mvk_tutorial.retrieval.kis import kis_experiment
 
 COLLECTION_DIR = "extracted_low_res_images_v2"
 MANUAL_DIR = "manual_vs_ClipCap"
 SAMPLES_CSV = "100_samples.csv"
 EXPERT_CSV = "expertQueriesCLIPfeatures.csv"
-QUERY_TYPES = ("clipcap", "novice", "expert")
+QUERY_TYPES = ("clipcap", "novice", "expert")  # the official files' names for them
 
 
 @dataclass
@@ -211,18 +211,17 @@ def _frame_index(paths: list[str]) -> dict[str, int]:
 def run_kis_mvk(data: KisMvkData, device: str | None = None) -> list[dict]:
     """Rank every query's target as KIS.py does; rows ``{query_type, target, rank}``.
 
-    Book: ch10 (section "The official KIS_MVK protocol").
+    Query types are the package's (``automatic``, ``novice``, ``expert``; the files'
+    ``clipcap`` is ``automatic``). Book: ch10 (section "The official KIS_MVK protocol").
     """
     index = _frame_index(data.frame_paths)
-    rows = []
+    queries = {}
     for name in QUERY_TYPES:
         images, _, emb = data.queries[name]
         targets = torch.tensor([index[frame_id(p)] for p in images], dtype=torch.long)
-        ranks = rank_of_targets(
-            emb, data.frame_emb, targets, similarity="cosine_official", device=device
-        )
-        rows += [
-            {"query_type": name, "target": p, "rank": int(r)}
-            for p, r in zip(images, ranks.cpu().tolist())
-        ]
+        queries[name] = (emb, targets)
+    rows = kis_experiment(
+        queries, data.frame_emb, data.frame_paths, similarity="cosine_official",
+        device=device,
+    )
     return rows

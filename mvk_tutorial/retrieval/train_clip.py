@@ -32,7 +32,7 @@ from tqdm import tqdm
 
 from mvk_tutorial.retrieval.clip import TINY_CLIP, TINY_CLIP_WEIGHTS, register_tiny_clip
 from mvk_tutorial.retrieval.embed import decode_image
-from mvk_tutorial.retrieval.kis import found_within, rank_of_targets, rank_summary
+from mvk_tutorial.retrieval.kis import found_within, kis_experiment, rank_summary
 from mvk_tutorial.utils import atomic_path, atomic_write, seed_everything
 
 CAPTION_MIX = {"expert": 0.7, "automatic": 0.2, "novice": 0.1}
@@ -171,10 +171,14 @@ def evaluate(model, tokenizer, preprocess, root: Path) -> dict:
         ]
     )  # (N, D)
     targets = torch.arange(len(caps))
+    queries = {
+        kind: (model.encode_text(tokenizer(caps[kind].tolist()), normalize=True), targets)
+        for kind in CAPTION_MIX
+    }  # each (N, D) with its (N,) targets
+    rows = kis_experiment(queries, frame_emb, list(caps["frame_path"]))
     out = {"collection_frames": len(caps)}
     for kind in CAPTION_MIX:
-        q = model.encode_text(tokenizer(caps[kind].tolist()), normalize=True)  # (N, D)
-        ranks = rank_of_targets(q, frame_emb, targets)
+        ranks = torch.tensor([r["rank"] for r in rows if r["query_type"] == kind])
         found = found_within(ranks, [1, 10])
         out[kind] = {
             "median_rank": rank_summary(ranks)["median"],
