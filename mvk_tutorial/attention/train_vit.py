@@ -27,6 +27,10 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from mvk_tutorial.attention.vit import VIT_PRESETS, VisionTransformer, save_vit
+from mvk_tutorial.mvk.labels import CLASSES, load_frame_labels, load_manifest
+from mvk_tutorial.mvk.synthetic import ensure_mvk_mini
+from mvk_tutorial.utils.files import atomic_path, atomic_write
+from mvk_tutorial.utils.seed import seed_everything
 
 
 @dataclass(frozen=True)
@@ -175,8 +179,6 @@ def fit(
     """
     from tqdm.auto import tqdm
 
-    from mvk_tutorial.utils import atomic_path
-
     opt = torch.optim.AdamW(
         model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay
     )
@@ -253,8 +255,6 @@ def fit(
 
 def prepare_data(root: Path, img_size: tuple[int, int]) -> dict:
     """Frames, labels and the video split of an MVK-mini collection (Book: ch02)."""
-    from mvk_tutorial.mvk.labels import CLASSES, load_frame_labels
-
     df = load_frame_labels(root)
     train_idx, held_idx = split_by_video(df)
     images = load_images(list(df["frame_path"]), img_size)  # (N, 3, H, W) uint8
@@ -286,10 +286,6 @@ def run_training(
 
     Book: ch02 "A tiny ViT on MVK-mini".
     """
-    from mvk_tutorial.mvk.labels import load_manifest
-    from mvk_tutorial.mvk.synthetic import ensure_mvk_mini
-    from mvk_tutorial.utils import seed_everything
-
     torch.set_num_threads(cfg.threads)
     seed_everything(cfg.seed)
     t0 = time.perf_counter()
@@ -374,8 +370,6 @@ def run_training(
 def _write_sidecar(
     out: Path, cfg, metrics, confusion, classes, manifest, command
 ) -> None:
-    from mvk_tutorial.utils import atomic_write
-
     per_class = []
     for c, name in enumerate(classes):
         n = int(confusion[c].sum())

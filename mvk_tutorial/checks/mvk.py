@@ -5,6 +5,8 @@ from __future__ import annotations
 import pandas as pd
 
 from mvk_tutorial.checks.core import case, check_function
+from mvk_tutorial.mvk.frames import select_fixed_rate
+from mvk_tutorial.mvk.stats import word_share as _word_share_reference
 
 _CAPTIONS = [
     [
@@ -37,12 +39,10 @@ def word_share(candidate) -> None:
 
     Book: ch09 "The Marine Video Kit dataset" (exercise "Word frequencies").
     """
-    from mvk_tutorial.mvk.stats import word_share as reference
-
     check_function(
         "word_share",
         lambda caps: _as_dict(candidate(caps)),
-        lambda caps: _as_dict(reference(caps)),
+        lambda caps: _as_dict(_word_share_reference(caps)),
         [case(f"{len(c)} captions: {c!r}", c) for c in _CAPTIONS],
         hint="lower-case each caption, split it into runs of letters (re.findall(r'[a-z]+')), "
         "count each word once per caption (a set), divide by the number of captions.",
@@ -54,8 +54,6 @@ def fixed_rate(candidate) -> None:
 
     Book: ch09 "The Marine Video Kit dataset" (exercise "Selected frames").
     """
-    from mvk_tutorial.mvk.frames import select_fixed_rate
-
     cases = [
         case("95 frames at 30 fps, every 1 s", 95, 30.0, 1.0),
         case("7 frames at 10 fps, every 1 s (only frame 0)", 7, 10.0, 1.0),

@@ -26,7 +26,10 @@ RECORD_VERSION = 1
 
 
 def file_sha256(path: str | os.PathLike, chunk: int = 2**20) -> str:
-    """Hex SHA-256 of a file, read in 1 MiB pieces. Book: ch08, section "The engine: memory over time"."""
+    """Hex SHA-256 of a file, read in 1 MiB pieces.
+
+    Book: ch08, section "The engine: memory over time".
+    """
     h = hashlib.sha256()
     with open(path, "rb") as f:
         while block := f.read(chunk):

@@ -133,3 +133,20 @@ def test_plotting_lives_in_viz_and_old_paths_still_work():
         and "for matplotlib" not in p.read_text()
     ]
     assert outside == []
+
+
+def test_package_modules_import_their_package_dependencies_at_the_top():
+    # CLI modules import lazily on purpose (fast start-up); vos/deaot/segment.py is
+    # being restructured in another change and is listed until then.
+    allowed = {"vos/deaot/segment.py"}
+    found = []
+    for p in PKG.rglob("*.py"):
+        rel = str(p.relative_to(PKG))
+        if p.name.startswith("cli") or p.name in ("exercises.py", "notebook_exec.py") or rel in allowed:
+            continue
+        for f in ast.walk(ast.parse(p.read_text())):
+            if isinstance(f, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                for s in ast.walk(f):
+                    if isinstance(s, ast.ImportFrom) and (s.module or "").startswith("mvk_tutorial"):
+                        found.append(f"{rel}:{s.lineno} {s.module}")
+    assert found == []

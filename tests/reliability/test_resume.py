@@ -92,9 +92,7 @@ def test_run_training_passes_the_data_root_to_resume(monkeypatch, tmp_path):
 
     monkeypatch.setattr(train_vit, "fit", fake_fit)
     monkeypatch.setattr(train_vit, "prepare_data", lambda root, size: _fake_data())
-    import mvk_tutorial.mvk.labels as labels
-
-    monkeypatch.setattr(labels, "load_manifest", lambda root: {"generator_version": 6})
+    monkeypatch.setattr(train_vit, "load_manifest", lambda root: {"generator_version": 6})
     with pytest.raises(KeyboardInterrupt):
         train_vit.run_training(TrainConfig(threads=1), tmp_path / "o.pt",
                                data_root=tmp_path)

@@ -16,6 +16,8 @@ from torch import nn
 from torchvision.models.resnet import Bottleneck
 from torchvision.ops import FrozenBatchNorm2d
 
+from mvk_tutorial.vos.deaot.swin import swin_base
+
 
 def fold_frozen_bn(
     conv: nn.Conv2d, bn: FrozenBatchNorm2d
@@ -210,8 +212,6 @@ def build_encoder(name: str) -> nn.Module:
     if name == "resnet50":
         return ResNet50()
     if name == "swin_base":
-        from mvk_tutorial.vos.deaot.swin import swin_base
-
         return swin_base()
     raise ValueError(
         f"unknown encoder {name!r}; expected mobilenetv2, resnet50 or swin_base"
