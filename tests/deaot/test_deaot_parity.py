@@ -23,10 +23,12 @@ fx = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(fx)
 
 
-@pytest.fixture(scope="module")
-def ref():
-    meta = json.loads(fx.require(fx.DEAOT / "deaot_t.json").read_text())
-    with np.load(fx.require(fx.DEAOT / "deaot_t.npz"), allow_pickle=False) as z:
+@pytest.fixture(scope="module", params=["deaot_t", "deaot_t_gap2"])
+def ref(request):
+    # deaot_t: long-term memory = the reference frame; _gap2: frames join it every 2
+    name = request.param
+    meta = json.loads(fx.require(fx.DEAOT / f"{name}.json").read_text())
+    with np.load(fx.require(fx.DEAOT / f"{name}.npz"), allow_pickle=False) as z:
         arrays = {k: torch.from_numpy(z[k]) for k in z.files}
     mean = torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1)
     std = torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1)

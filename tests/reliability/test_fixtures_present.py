@@ -17,6 +17,7 @@ _spec.loader.exec_module(fx)
 NEEDED = [
     fx.DEAOT / "deaot_t.npz",
     fx.DEAOT / "deaot_t.json",
+    fx.DEAOT / "deaot_t_gap2.npz",
     fx.DAVIS / "official_scores.json",
     fx.DAVIS / "official_edge_scores.json",
     fx.DAVIS / "official_binary_scores.json",
