@@ -91,3 +91,19 @@ def test_header_only_and_duplicate_query_csv(tmp_path):
     )
     with pytest.raises(ValueError, match=r"queries\.csv, line 4: duplicate query.*line 2"):
         read_queries(q)
+
+
+def test_corrupt_shard_and_manifest_are_named(tmp_path):
+    import json
+
+    from mvk_tutorial.retrieval.embed import MANIFEST, load_cached, shard_path
+
+    cache = tmp_path / "image"
+    cache.mkdir()
+    (cache / MANIFEST).write_text(json.dumps({"items": ["a", "b"], "shard_size": 2}))
+    shard_path(cache, 0).write_bytes(b"PK\x03\x04truncated")
+    with pytest.raises(RuntimeError, match=r"corrupt embedding shard"):
+        load_cached(cache)
+    (cache / MANIFEST).write_text("{")
+    with pytest.raises(ValueError, match=r"malformed cache manifest"):
+        load_cached(cache)
