@@ -112,3 +112,22 @@ def test_non_utf8_path_reported_as_bad_name():
     with pytest.raises(ValueError, match="bad file name"):
         check_decodable_path(b"videos/caf\xe9", "video")
     assert check_decodable_path("videos/café") == Path("videos/café")
+
+
+def test_official_checkpoint_layout_loads_with_weights_only(tmp_path):
+    # aot-benchmark saves {'state_dict': net.state_dict(), 'optimizer': opt.state_dict()}
+    # (DataParallel prefixes 'module.'): all of it loads without unpickling code
+    from mvk_tutorial.vos.deaot import build_deaot
+    from mvk_tutorial.vos.deaot.checkpoint import load_official_checkpoint
+
+    src = build_deaot("deaot-t")
+    opt = torch.optim.AdamW(src.parameters(), lr=1e-4)
+    ckpt = tmp_path / "save_step_100000.pth"
+    torch.save(
+        {"state_dict": {f"module.{k}": v for k, v in src.state_dict().items()},
+         "optimizer": opt.state_dict()},
+        ckpt,
+    )
+    dst = load_official_checkpoint(build_deaot("deaot-t"), ckpt)
+    for (k, a), (_, b) in zip(src.state_dict().items(), dst.state_dict().items()):
+        assert torch.equal(a, b), k
