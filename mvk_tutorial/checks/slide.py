@@ -93,8 +93,13 @@ def merge_depthwise(candidate) -> None:
     for i, (desc, a, b, x) in enumerate(cases, start=1):
         with torch.no_grad():
             expected = a(x) + b(x)
-        merged = candidate(copy.deepcopy(a), copy.deepcopy(b))
         where = f"merge_depthwise: case {i}/{len(cases)} ({desc})"
+        try:
+            merged = candidate(copy.deepcopy(a), copy.deepcopy(b))
+        except Exception as exc:  # the reader's code failed: report it, never crash
+            raise AssertionError(
+                f"{where}: your function raised {type(exc).__name__}: {exc}\nHint: {hint}"
+            ) from None
         if not isinstance(merged, nn.Conv2d):
             raise AssertionError(f"{where}: expected an nn.Conv2d, got {type(merged).__name__}\nHint: {hint}")
         try:
