@@ -28,6 +28,9 @@ import torch
 from torch import Tensor, nn
 
 from mvk_tutorial.attention.vit import ViTConfig, VisionTransformer
+from mvk_tutorial.attention.avit_halting import halting_score, halting_step
+from mvk_tutorial.attention.avit_paths import run_gather, run_mask
+
 
 TOKEN_PATHS = ("mask", "gather")
 
@@ -44,35 +47,6 @@ class HaltingConfig:
     eps: float = 0.01  # halt once the cumulative score exceeds 1 - eps
     halting: bool = True  # False: h = 0 before the last block (a plain ViT)
     official_layer_mean: bool = False  # reproduce NVlabs/A-ViT#4 in halting_score_layer
-
-
-def halting_score(tokens: Tensor, gate_scale: float, gate_center: float) -> Tensor:
-    """h = sigmoid(gate_scale * e0 - gate_center) from the first channel: (B, N, C) -> (B, N).
-
-    Figure 2 of the paper: "The first element of every token is reserved for halting
-    score calculation, adding no computation overhead."
-
-    Book: ch05, section "Halting tokens".
-    """
-    return torch.sigmoid(gate_scale * tokens[..., 0] - gate_center)
-
-
-def halting_step(
-    c: Tensor, R: Tensor, h: Tensor, eps: float
-) -> tuple[Tensor, Tensor, Tensor, Tensor]:
-    """One step of the halting recursion for live tokens (any shape, elementwise).
-
-    c += h; a token whose c stays below 1 - eps contributes weight h and R -= h;
-    a token that crosses 1 - eps contributes its remainder R and halts.
-    Returns (new c, new R, weight of this block's output, halted-now mask).
-
-    Book: ch05, section "The halting recursion".
-    """
-    c = c + h
-    reached = c > 1 - eps
-    weight = torch.where(reached, R, h)
-    R = torch.where(reached, R, R - h)
-    return c, R, weight, reached
 
 
 def distribution_prior_target(depth: int, target_depth: float, std: float = 1.0) -> Tensor:
@@ -171,7 +145,6 @@ class AViT(VisionTransformer):
 
         Book: ch05, section "Halting tokens".
         """
-        from mvk_tutorial.attention.avit_paths import run_gather, run_mask
 
         tokens = self.embed(x)  # (B, 1 + N, C)
         run = run_mask if self.token_path == "mask" else run_gather

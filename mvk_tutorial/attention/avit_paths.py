@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from mvk_tutorial.attention.avit import halting_score, halting_step
+from mvk_tutorial.attention.avit_halting import halting_score, halting_step
 
 
 def _attend(attn, y: Tensor, mask: Tensor | None) -> Tensor:

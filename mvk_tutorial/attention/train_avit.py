@@ -28,6 +28,14 @@ from torch import Tensor
 from mvk_tutorial.attention.avit import AViT, HaltingConfig, avit_from_vit, config_dict
 from mvk_tutorial.attention.avit_train_config import AViTTrainConfig
 from mvk_tutorial.attention.train_vit import _lr_at, augment
+from mvk_tutorial.utils import atomic_path
+from mvk_tutorial.attention.vit import ViTConfig
+from mvk_tutorial.attention.train_vit import prepare_data
+from mvk_tutorial.attention.vit import load_vit
+from mvk_tutorial.mvk.labels import load_manifest
+from mvk_tutorial.mvk.synthetic import ensure_mvk_mini
+from mvk_tutorial.utils import seed_everything
+from mvk_tutorial.utils import atomic_write
 
 
 def rng_state() -> dict:
@@ -66,7 +74,6 @@ def fit_avit(
 
     Book: ch05, section "Fine-tuning the tiny ViT".
     """
-    from mvk_tutorial.utils import atomic_path
 
     params = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
@@ -155,7 +162,6 @@ def sha256(path: Path) -> str:
 
 def save_avit(path: str | Path, model: AViT, **extra) -> None:
     """Save config + plain state_dict (+ metadata) atomically. Book: ch05, section "Fine-tuning the tiny ViT"."""
-    from mvk_tutorial.utils import atomic_path
 
     payload = {"config": config_dict(model), "state_dict": model.state_dict(), **extra}
     with atomic_path(path) as tmp:
@@ -167,7 +173,6 @@ def load_avit(path: str | Path, token_path: str = "gather") -> tuple[AViT, dict]
 
     Book: ch05, section "Fine-tuning the tiny ViT".
     """
-    from mvk_tutorial.attention.vit import ViTConfig
 
     path = Path(path)
     if not path.is_file():
@@ -200,11 +205,6 @@ def run_training(
 
     Book: ch05, section "Fine-tuning the tiny ViT".
     """
-    from mvk_tutorial.attention.train_vit import prepare_data
-    from mvk_tutorial.attention.vit import load_vit
-    from mvk_tutorial.mvk.labels import load_manifest
-    from mvk_tutorial.mvk.synthetic import ensure_mvk_mini
-    from mvk_tutorial.utils import seed_everything
 
     torch.set_num_threads(cfg.threads)
     seed_everything(cfg.seed)
@@ -275,7 +275,6 @@ def write_sidecars(out: Path, info: dict) -> None:
     """``out``.json (machine-readable) and ``out``.md (for readers), atomically."""
     import json
 
-    from mvk_tutorial.utils import atomic_write
 
     m, c, init, data = info["metrics"], info["train_config"], info["init"], info["data"]
     info = {**info, "file_mb": round(out.stat().st_size / 2**20, 2)}

@@ -25,6 +25,11 @@ from torch import Tensor
 
 from mvk_tutorial.attention.train_vit import _lr_at, augment, evaluate, normalize, prepare_data
 from mvk_tutorial.attention.variants import KINDS, VariantClassifier, VariantConfig, save_variant
+from mvk_tutorial.utils import atomic_path
+from mvk_tutorial.mvk.labels import load_manifest
+from mvk_tutorial.mvk.synthetic import ensure_mvk_mini
+from mvk_tutorial.utils import seed_everything
+from mvk_tutorial.utils import atomic_write
 
 
 @dataclass(frozen=True)
@@ -78,7 +83,6 @@ def fit_variant(
 
     Book: ch03, section "Three tiny classifiers on MVK-mini".
     """
-    from mvk_tutorial.utils import atomic_path
 
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     g = torch.Generator().manual_seed(cfg.seed)
@@ -143,9 +147,6 @@ def run_variant_training(
 
     Book: ch03, section "Three tiny classifiers on MVK-mini".
     """
-    from mvk_tutorial.mvk.labels import load_manifest
-    from mvk_tutorial.mvk.synthetic import ensure_mvk_mini
-    from mvk_tutorial.utils import seed_everything
 
     if cfg.model not in KINDS:
         raise ValueError(f"--model {cfg.model!r}: expected one of {KINDS}")
@@ -211,7 +212,6 @@ def run_variant_training(
 
 
 def _write_md(out: Path, cfg, vcfg, meta) -> None:
-    from mvk_tutorial.utils import atomic_write
 
     m, dinfo = meta["metrics"], meta["data"]
     rows = []

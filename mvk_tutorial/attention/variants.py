@@ -27,6 +27,8 @@ from torch import Tensor, nn
 from mvk_tutorial.attention.dat import DeformableAttention
 from mvk_tutorial.attention.swin import Mlp, SwinTransformerBlock
 from mvk_tutorial.attention.vit import Block as GlobalBlock
+from mvk_tutorial.utils import atomic_path, atomic_write
+from mvk_tutorial.weights import weights_path
 
 KINDS = ("vit", "swin", "dat")
 
@@ -176,7 +178,6 @@ def save_variant(path: str | Path, model: VariantClassifier, meta: dict) -> None
 
     Book: ch03, section "Three tiny classifiers on MVK-mini".
     """
-    from mvk_tutorial.utils import atomic_path, atomic_write
 
     path = Path(path)
     with atomic_path(path) as tmp:
@@ -190,7 +191,6 @@ def load_variant(name_or_path: str | Path) -> tuple[VariantClassifier, dict]:
 
     Book: ch03, section "Three tiny classifiers on MVK-mini".
     """
-    from mvk_tutorial.weights import weights_path
 
     p = Path(name_or_path)
     path = p if p.suffix == ".pt" and p.is_file() else weights_path(str(name_or_path))

@@ -16,10 +16,10 @@ from __future__ import annotations
 import torch
 
 from mvk_tutorial.checks.core import case, check_function, seeded
+from mvk_tutorial.attention.avit import halting_step
 
 
 def _reference(h: torch.Tensor, eps: float):
-    from mvk_tutorial.attention.avit import halting_step
 
     L, N = h.shape
     c, R = torch.zeros(N, dtype=h.dtype), torch.ones(N, dtype=h.dtype)

@@ -19,6 +19,7 @@ import torch
 from torch import nn
 
 from mvk_tutorial.checks.core import case, check_function, seeded
+from mvk_tutorial.attention.slide import local_attention
 
 
 def _attention_cases():
@@ -39,7 +40,6 @@ def local_attention_unfold(candidate) -> None:
 
     Book: ch04, section "Exercises".
     """
-    from mvk_tutorial.attention.slide import local_attention
 
     check_function(
         "local_attention_unfold",

@@ -17,6 +17,9 @@ from __future__ import annotations
 import torch
 
 from mvk_tutorial.checks.core import case, check_function, seeded
+from mvk_tutorial.attention.swin import window_partition as ref
+from mvk_tutorial.attention.swin import shift_mask as ref
+from mvk_tutorial.attention.deform_conv import bilinear_sample as ref
 
 
 def _guarded(name: str, fn, hint: str):
@@ -39,7 +42,6 @@ def _guarded(name: str, fn, hint: str):
 
 def window_partition(candidate) -> None:
     """Check ``candidate(x, M) -> (B * nW, M, M, C)``. Book: ch03, section "Exercises"."""
-    from mvk_tutorial.attention.swin import window_partition as ref
 
     g = seeded(3)
     hint = (
@@ -57,7 +59,6 @@ def window_partition(candidate) -> None:
 
 def shift_mask(candidate) -> None:
     """Check ``candidate(H, W, M, s) -> (nW, M*M, M*M)``. Book: ch03, section "Exercises"."""
-    from mvk_tutorial.attention.swin import shift_mask as ref
 
     hint = (
         "label the 3 x 3 regions with the slices [0, -M), [-M, -s), [-s, end) per axis, "
@@ -81,7 +82,6 @@ def shift_mask(candidate) -> None:
 
 def bilinear_sample(candidate) -> None:
     """Check ``candidate(img, y, x) -> (B, C, P)``. Book: ch03, section "Exercises"."""
-    from mvk_tutorial.attention.deform_conv import bilinear_sample as ref
 
     g = seeded(5)
     hint = (

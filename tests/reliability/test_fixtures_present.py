@@ -40,9 +40,33 @@ def test_official_commits_are_recorded():
         assert len(v["commit"]) == 40 and "/" in v["repository"]
 
 
+def _size(folder: Path) -> int:
+    return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
+
+
+#: Fixtures of whole modules run by the official code at toy size (Part I): they store
+#: the official module's toy state_dict, inputs and outputs, with its commit inside.
+MODULE_FIXTURES = ("variants", "avit", "slide", "san")
+
+
 def test_fixtures_are_small():
-    total = sum(p.stat().st_size for p in fx.ROOT.rglob("*") if p.is_file())
-    assert total < 4 * 2**20  # no weights are stored: they come from the seed rule
+    # DeAOT, DAVIS and KIS store no weights: those come from the seed rule
+    assert sum(_size(d) for d in (fx.DEAOT, fx.DAVIS, fx.KIS_MVK)) < 4 * 2**20
+    for name in MODULE_FIXTURES:
+        for p in (fx.ROOT / name).glob("*.pt"):
+            assert p.stat().st_size < 4 * 2**20, p
+    assert _size(fx.ROOT) < 12 * 2**20
+
+
+@pytest.mark.parametrize("name", MODULE_FIXTURES)
+def test_module_fixtures_record_the_official_commit(name):
+    import torch
+
+    files = sorted((fx.ROOT / name).glob("*.pt"))
+    assert files, f"{fx.ROOT / name}: no fixture"
+    for p in files:
+        config = torch.load(p, weights_only=True)["config"]
+        assert len(config["commit"]) == 40 and "/" in config["repo"], p
 
 
 def test_missing_fixture_fails_in_ci_and_skips_elsewhere(monkeypatch, tmp_path):
