@@ -91,29 +91,36 @@ def semantic_logits(
     text_emb: Tensor,
     logit_scale: float = 100.0,
     size: tuple[int, int] | None = None,
+    void_logit: float | Tensor = 0.0,
 ) -> Tensor:
     """Per-pixel class scores (B, K, h, w) from mask proposals and their CLIP embeddings.
 
     MaskFormer's semantic inference, as SAN uses it: each proposal q gets class
     probabilities p_q = softmax(logit_scale * <emb_q, text_k>) over K classes plus a
-    "no object" class (logit 0 here, kept out of the sum); the score of class k at a
+    "no object" class (logit ``void_logit``, kept out of the sum); the score of class k at a
     pixel is sum_q p_q(k) * sigmoid(mask_q). ``text_emb`` is (K, D), L2-normalised.
     Book: ch06, section "From proposals to a segmentation".
     """
     if size is not None:
         mask_pred = F.interpolate(mask_pred, size=size, mode="bilinear", align_corners=False)
-    logits = class_logits(mask_emb, text_emb, logit_scale)  # (B, Q, K+1)
+    logits = class_logits(mask_emb, text_emb, logit_scale, void_logit)  # (B, Q, K+1)
     probs = logits.softmax(-1)[..., :-1]  # (B, Q, K): drop "no object"
     return torch.einsum("bqk,bqhw->bkhw", probs, mask_pred.sigmoid())
 
 
-def class_logits(mask_emb: Tensor, text_emb: Tensor, logit_scale: float = 100.0) -> Tensor:
-    """(B, Q, K+1) logits: scaled cosine to each class text, then a 0 "no object" logit.
+def class_logits(
+    mask_emb: Tensor,
+    text_emb: Tensor,
+    logit_scale: float = 100.0,
+    void_logit: float | Tensor = 0.0,
+) -> Tensor:
+    """(B, Q, K+1) logits: scaled cosine to each class text, then the "no object" logit.
 
     Book: ch06, section "From proposals to a segmentation".
     """
     sim = logit_scale * mask_emb @ text_emb.T.to(mask_emb.dtype)  # (B, Q, K)
-    void = sim.new_zeros(*sim.shape[:-1], 1)
+    void = torch.as_tensor(void_logit, dtype=sim.dtype, device=sim.device)
+    void = void.reshape(1, 1, 1).expand(*sim.shape[:-1], 1)  # (B, Q, 1)
     return torch.cat([sim, void], dim=-1)
 
 
@@ -217,3 +224,67 @@ def build_san_from_official_config(config: dict) -> SAN:
         clip_resolution=float(san.get("CLIP_RESOLUTION", 0.5)),
         downsample_method=san.get("REC_DOWNSAMPLE_METHOD", "max"),
     )
+
+
+def clip_vision_sizes(visual: nn.Module) -> dict:
+    """The ``clip`` sizes of :func:`build_san` read from an open_clip ``VisionTransformer``.
+
+    Book: ch06, section "The frozen CLIP, cut in two".
+    """
+    blocks = visual.transformer.resblocks
+    act = type(blocks[0].mlp.gelu).__name__
+    width = visual.conv1.out_channels
+    return dict(
+        image_size=_pair(visual.image_size),
+        patch_size=_pair(visual.patch_size)[0],
+        width=width,
+        layers=len(blocks),
+        heads=blocks[0].attn.num_heads,
+        mlp_ratio=blocks[0].mlp.c_fc.out_features / width,
+        output_dim=visual.proj.shape[1],
+        act_layer="QuickGELU" if act == "QuickGELU" else "GELU",
+    )
+
+
+def clip_state_for_san(visual: nn.Module, split_layer: int) -> dict:
+    """open_clip ``VisionTransformer`` weights renamed to SAN's two CLIP parts.
+
+    Blocks [0, split_layer) go to ``clip_visual_extractor.resblocks``, the others to
+    ``clip_rec_head.resblocks`` (renumbered from 0). Book: ch06, section "The frozen
+    CLIP, cut in two".
+    """
+    out = {}
+    for key, value in visual.state_dict().items():
+        if key.startswith("transformer.resblocks."):
+            i, rest = key[len("transformer.resblocks.") :].split(".", 1)
+            if ".ls_" in f".{rest}":
+                continue
+            i = int(i)
+            part = "clip_visual_extractor" if i < split_layer else "clip_rec_head"
+            j = i if i < split_layer else i - split_layer
+            out[f"{part}.resblocks.{j}.{rest}"] = value
+        elif key.split(".")[0] in ("ln_post", "proj"):
+            out[f"clip_rec_head.{key}"] = value
+        else:
+            out[f"clip_visual_extractor.{key}"] = value
+    return out
+
+
+def san_from_clip(visual: nn.Module, split_layer: int, **kwargs) -> SAN:
+    """A SAN around an open_clip vision tower: CLIP's weights copied in and frozen.
+
+    ``kwargs`` are those of :func:`build_san` except ``clip`` and ``split_layer``; the
+    side network starts from its own random initialisation.
+    Book: ch06, section "The frozen CLIP, cut in two".
+    """
+    if getattr(visual, "attn_pool", None) is not None:
+        raise ValueError("visual: CLIP towers with attention pooling are not supported")
+    dtype = next(visual.parameters()).dtype
+    model = build_san(clip_vision_sizes(visual), split_layer, **kwargs).to(dtype)
+    missing, unexpected = model.load_state_dict(
+        clip_state_for_san(visual, split_layer), strict=False
+    )
+    if unexpected or any(not k.startswith("side_adapter_network.") for k in missing):
+        raise ValueError(f"visual: weights do not fit SAN ({unexpected or missing})")
+    model.freeze_clip()
+    return model

@@ -240,11 +240,11 @@ class ClipRecognitionHead(nn.Module):
             )
         return sos_attention_mask(bias, bias.shape[2])  # (B, heads, Q+1+L, Q+1+L)
 
-    def forward(
-        self, features: dict, attn_bias: Tensor | list, normalize: bool = False
-    ) -> Tensor:
-        """``attn_bias``: one bias (B, heads, Q, h, w) for every block, or a list with
-        one per block (SAN's ``NUM_LAYERS``)."""
+    def forward_tokens(self, features: dict, attn_bias: Tensor | list) -> Tensor:
+        """The whole sequence after the last block, (B, Q+1+L, C): [SOS x Q, CLS, patches].
+
+        ``attn_bias``: one bias (B, heads, Q, h, w) for every block, or a list with one
+        per block (SAN's ``NUM_LAYERS``)."""
         biases = list(attn_bias) if isinstance(attn_bias, (list, tuple)) else [attn_bias]
         if len(biases) == 1:
             biases = biases * len(self.resblocks)
@@ -261,5 +261,12 @@ class ClipRecognitionHead(nn.Module):
         x = torch.cat([sos, x], dim=1)  # (B, Q+1+L, C)
         for block, bias in zip(self.resblocks, biases):
             x = block(x, self.attention_masks(bias, (h, w)))
+        return x
+
+    def forward(
+        self, features: dict, attn_bias: Tensor | list, normalize: bool = False
+    ) -> Tensor:
+        Q = (attn_bias[0] if isinstance(attn_bias, (list, tuple)) else attn_bias).shape[2]
+        x = self.forward_tokens(features, attn_bias)
         sos = self.ln_post(x[:, :Q]) @ self.proj  # (B, Q, D)
         return F.normalize(sos, dim=-1) if normalize else sos
