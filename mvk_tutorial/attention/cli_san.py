@@ -84,17 +84,19 @@ def _cmd_train_san(args) -> int:
     scale = bundle.model.logit_scale.exp().item()
     text = ts.text_embeddings(bundle, train_names)
     ckpt = Path(args.checkpoint) if args.checkpoint else Path(args.out).with_suffix(".ckpt")
-    void, info = ts.train_san(
+    extras, info = ts.train_san(
         model, text, images, y, steps=args.steps, batch_size=args.batch_size, lr=args.lr,
         seed=args.seed, logit_scale=scale, checkpoint=ckpt, progress=True,
         tag=_command(args),
     )
     ev_images, ev_labels, ev_df = ts.load_frames(root, "val", 1, selected_only=True)
-    metrics = ts.evaluate_san(model, bundle, void, scale, ev_images, ev_labels,
+    void = extras["void_logit"]
+    trained_scale = min(100.0, extras["log_scale"].exp().item())
+    metrics = ts.evaluate_san(model, bundle, void, trained_scale, ev_images, ev_labels,
                               list(CLASSES), args.held_out)
     out = Path(args.out)
     with atomic_path(out) as tmp:
-        torch.save(ts.trainable_state(model, void), tmp)
+        torch.save(ts.trainable_state(model, extras), tmp)
     meta = dict(
         command=_command(args), seed=args.seed, preset=args.preset,
         generator_version=GENERATOR_VERSION, frame_every=args.frame_every,
@@ -102,10 +104,11 @@ def _cmd_train_san(args) -> int:
         eval_frames=len(ev_df), eval_videos=int(ev_df["seq"].nunique()),
         held_out=args.held_out, classes=list(CLASSES), train_classes=train_names,
         clip_sha256=ts.file_sha256(TINY_CLIP_WEIGHTS), architecture=ts.TINY_SAN,
-        logit_scale=round(scale, 4), steps=info["steps"], batch_size=args.batch_size,
+        clip_logit_scale=round(scale, 4), logit_scale=round(trained_scale, 4),
+        void_logit=round(void.item(), 4), steps=info["steps"], batch_size=args.batch_size,
         lr=args.lr, threads=args.threads, seconds=info["seconds"],
         final_loss=info["final_loss"],
-        trainable_params=sum(p.numel() for p in model.side_adapter_network.parameters()) + 1,
+        trainable_params=sum(p.numel() for p in model.side_adapter_network.parameters()) + 2,
         metrics=metrics,
     )
     atomic_write(out.with_suffix(".json"), json.dumps(meta, indent=1) + "\n")

@@ -146,10 +146,11 @@ def _lr(step: int, steps: int, lr: float, warmup: int = 30) -> float:
     return 0.5 * lr * (1 + math.cos(math.pi * step / max(1, steps)))
 
 
-def trainable_state(model: SAN, void_logit: Tensor) -> dict:
-    """What training changes: the side network's state dict and the void logit."""
+def trainable_state(model: SAN, extras: dict) -> dict:
+    """What training changes: the side network's state dict, the "no object" logit
+    ``void_logit`` and the log of the similarity scale ``log_scale``."""
     sd = {f"side_adapter_network.{k}": v for k, v in model.side_adapter_network.state_dict().items()}
-    sd["void_logit"] = void_logit.detach().clone()
+    sd.update({k: v.detach().clone() for k, v in extras.items()})
     return sd
 
 
@@ -169,8 +170,12 @@ def train_san(
     stop_after: int | None = None,
     progress: bool = False,
     tag: str = "",
-) -> tuple[Tensor, dict]:
-    """Train the side network; returns (void_logit, info). CLIP stays frozen.
+) -> tuple[dict, dict]:
+    """Train the side network; returns (extras, info). CLIP stays frozen.
+
+    ``extras`` holds the two trained scalars: ``void_logit`` ("no object") and
+    ``log_scale``, the log of the scale of text-embedding cosines (starting at
+    ``logit_scale``, CLIP's own, capped at 100 as in CLIP).
 
     ``labels`` (N, H, W) hold training class ids (indices into ``text_emb`` rows) or
     255. With ``checkpoint``, training resumes from it when it exists and saves it every
@@ -179,8 +184,10 @@ def train_san(
     Book: ch06, section "Training on MVK-mini".
     """
     model.freeze_clip()
-    void_logit = torch.zeros((), requires_grad=True)
-    params = [p for p in model.parameters() if p.requires_grad] + [void_logit]
+    extras = dict(void_logit=torch.zeros(()), log_scale=torch.tensor(math.log(logit_scale)))
+    for v in extras.values():
+        v.requires_grad_(True)
+    params = [p for p in model.parameters() if p.requires_grad] + list(extras.values())
     opt = torch.optim.AdamW(params, lr=lr, weight_decay=0.01)
     g = torch.Generator().manual_seed(seed)
     torch.manual_seed(seed)
@@ -194,7 +201,8 @@ def train_san(
             )
         model.load_state_dict(ck["model"], strict=False)
         with torch.no_grad():
-            void_logit.copy_(ck["model"]["void_logit"])
+            for k, v in extras.items():
+                v.copy_(ck["model"][k])
         opt.load_state_dict(ck["optimizer"])
         _set_rng_state(ck["rng"], g)
         step, losses, seconds = ck["step"], ck["losses"], ck["seconds"]
@@ -213,7 +221,8 @@ def train_san(
         loss = sum(
             set_criterion(
                 F.interpolate(m, size=LABEL_SIZE, mode="bilinear", align_corners=False),
-                class_logits(e, text_emb, logit_scale, void_logit), y, K,
+                class_logits(e, text_emb, extras["log_scale"].exp().clamp(max=100),
+                             extras["void_logit"]), y, K,
             )
             for m, e in zip(masks, embs)
         )
@@ -226,7 +235,7 @@ def train_san(
             print(f"step {step}/{steps} loss {sum(losses[-20:]) / 20:.3f} "
                   f"{time.perf_counter() - t0:.0f} s", flush=True)
         if checkpoint is not None and (step % save_every == 0 or step == steps):
-            ck = dict(model=trainable_state(model, void_logit), optimizer=opt.state_dict(),
+            ck = dict(model=trainable_state(model, extras), optimizer=opt.state_dict(),
                       rng=_rng_state(g), step=step, losses=losses, tag=tag,
                       seconds=time.perf_counter() - t0)
             with atomic_path(checkpoint) as tmp:
@@ -235,7 +244,7 @@ def train_san(
     tail = losses[-20:] or [float("nan")]
     info = dict(steps=step, seconds=round(time.perf_counter() - t0, 1),
                 final_loss=round(sum(tail) / len(tail), 4))
-    return void_logit.detach(), info
+    return {k: v.detach() for k, v in extras.items()}, info
 
 
 @torch.no_grad()
@@ -311,10 +320,10 @@ def load_san_tiny(path: str | Path = WEIGHTS) -> tuple[SAN, dict]:
     model = san_from_clip(bundle.model.visual.float(), **TINY_SAN).eval()
     sd = torch.load(path, weights_only=True, map_location="cpu")
     void = sd.pop("void_logit").float()
+    scale = min(100.0, sd.pop("log_scale").float().exp().item())
     missing, unexpected = model.load_state_dict({k: v.float() for k, v in sd.items()}, strict=False)
     if unexpected or any(k.startswith("side_adapter_network.") for k in missing):
         raise ValueError(f"{path}: weights do not fit the tiny SAN ({unexpected or missing})")
-    scale = bundle.model.logit_scale.exp().item()
     return model, dict(void_logit=void, logit_scale=scale, clip=bundle, meta=meta)
 
 

@@ -78,7 +78,7 @@ def test_recognition_loss_reaches_side_network_through_biases():
 def test_resume_equals_uninterrupted(tmp_path):
     text, images, labels = _data()
     full = _model()
-    v_full, _ = train_san(full, text, images, labels, steps=4, batch_size=2, seed=3)
+    x_full, _ = train_san(full, text, images, labels, steps=4, batch_size=2, seed=3)
     part = _model()
     ck = tmp_path / "run.ckpt"
     train_san(part, text, images, labels, steps=4, batch_size=2, seed=3,
@@ -88,10 +88,10 @@ def test_resume_equals_uninterrupted(tmp_path):
         for p in resumed.side_adapter_network.parameters():
             p.add_(torch.randn_like(p))
     torch.manual_seed(123)  # a fresh process would start from other RNG states
-    v_res, info = train_san(resumed, text, images, labels, steps=4, batch_size=2, seed=3,
+    x_res, info = train_san(resumed, text, images, labels, steps=4, batch_size=2, seed=3,
                             checkpoint=ck, save_every=2)
     assert info["steps"] == 4
-    a, b = trainable_state(full, v_full), trainable_state(resumed, v_res)
+    a, b = trainable_state(full, x_full), trainable_state(resumed, x_res)
     for k in a:
         assert torch.equal(a[k], b[k]), k
     with pytest.raises(ValueError, match="another run"):
