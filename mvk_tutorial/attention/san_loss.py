@@ -59,7 +59,10 @@ def linear_assignment(cost: Tensor) -> tuple[list[int], list[int]]:
 
 
 def dice_loss(logits: Tensor, target: Tensor, valid: Tensor) -> Tensor:
-    """1 - Dice of sigmoid(logits) (N, P) against binary targets (N, P) on valid pixels."""
+    """1 - Dice of sigmoid(logits) (N, P) against binary targets (N, P) on valid pixels.
+
+    Book: ch06, section "Training on MVK-mini".
+    """
     p = logits.sigmoid() * valid
     num = 2 * (p * target).sum(-1) + 1
     den = p.sum(-1) + (target * valid).sum(-1) + 1

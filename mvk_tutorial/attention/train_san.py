@@ -61,18 +61,38 @@ TINY_SAN = dict(
 
 
 def file_sha256(path: str | Path) -> str:
-    """Hex SHA-256 of a file (recorded for the CLIP weights a SAN was trained on)."""
+    """Hex SHA-256 of a file (recorded for the CLIP weights a SAN was trained on).
+
+    Book: ch06, section "Training on MVK-mini".
+    """
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
 def class_texts(names: list[str]) -> list[list[str]]:
-    """Prompts per class: an ensemble for the background, "a NAME." for animals."""
-    return [list(BACKGROUND_PROMPTS) if n == "background" else [f"a {n}."] for n in names]
+    """Prompts per class: an ensemble for the background; for an animal, a sentence in
+    the style of MVK-mini's expert captions with the class's colour words ("One pink
+    jellyfish in the center."; plain "a NAME." for names the world does not know).
+
+    Book: ch06, section "From proposals to a segmentation".
+    """
+    from mvk_tutorial.mvk.scene import ANIMALS
+
+    colour = {a.name: a.colour for a in ANIMALS}
+    out = []
+    for n in names:
+        if n == "background":
+            out.append(list(BACKGROUND_PROMPTS))
+        else:
+            out.append([f"One {colour[n]} {n} in the center." if n in colour else f"a {n}."])
+    return out
 
 
 @torch.no_grad()
 def text_embeddings(bundle, names: list[str]) -> Tensor:
-    """(K, D) L2-normalised class embeddings (prompt ensembles averaged)."""
+    """(K, D) L2-normalised class embeddings (prompt ensembles averaged).
+
+    Book: ch06, section "From proposals to a segmentation".
+    """
     out = []
     for prompts in class_texts(names):
         e = bundle.encode_text(prompts, normalize=True).mean(0)  # (D,)
@@ -81,14 +101,20 @@ def text_embeddings(bundle, names: list[str]) -> Tensor:
 
 
 def normalize_images(images: Tensor) -> Tensor:
-    """uint8 (B, 3, H, W) -> float, CLIP's pixel normalisation (both branches use it)."""
+    """uint8 (B, 3, H, W) -> float, CLIP's pixel normalisation (both branches use it).
+
+    Book: ch06, section "Training on MVK-mini".
+    """
     mean = torch.tensor(CLIP_MEAN).view(1, 3, 1, 1)
     std = torch.tensor(CLIP_STD).view(1, 3, 1, 1)
     return (images.float() / 255 - mean) / std
 
 
 def load_frames(root: Path, split: str, every: int, selected_only: bool = False):
-    """Frames (N, 3, H, W) uint8 at ``SIDE_SIZE`` and class ids (N, H, W) uint8."""
+    """Frames (N, 3, H, W) uint8 at ``SIDE_SIZE``, class ids (N, H, W) uint8, their table.
+
+    Book: ch06, section "Training on MVK-mini".
+    """
     import cv2
 
     from mvk_tutorial.mvk.synthetic import load_frame_labels, read_mask
@@ -113,7 +139,10 @@ def load_frames(root: Path, split: str, every: int, selected_only: bool = False)
 
 
 def training_labels(labels: Tensor, classes: list[str], held_out: str) -> tuple[Tensor, list[str]]:
-    """Remap class ids to the training classes; the held-out class becomes 255 (ignored)."""
+    """Remap class ids to the training classes; the held-out class becomes 255 (ignored).
+
+    Book: ch06, section "Training on MVK-mini".
+    """
     if held_out not in classes or held_out == "background":
         raise ValueError(f"held_out: expected an animal class name, got {held_out!r}")
     train_names = [c for c in classes if c != held_out]
@@ -148,7 +177,10 @@ def _lr(step: int, steps: int, lr: float, warmup: int = 30) -> float:
 
 def trainable_state(model: SAN, extras: dict) -> dict:
     """What training changes: the side network's state dict, the "no object" logit
-    ``void_logit`` and the log of the similarity scale ``log_scale``."""
+    ``void_logit`` and the log of the similarity scale ``log_scale``.
+
+    Book: ch06, section "Training on MVK-mini".
+    """
     sd = {f"side_adapter_network.{k}": v for k, v in model.side_adapter_network.state_dict().items()}
     sd.update({k: v.detach().clone() for k, v in extras.items()})
     return sd
@@ -250,7 +282,10 @@ def train_san(
 @torch.no_grad()
 def predict_san(model: SAN, images: Tensor, text_emb: Tensor, logit_scale: float,
                 void_logit: Tensor | float, batch_size: int = 32) -> Tensor:
-    """Class id per pixel (N, H, W) from SAN's proposals and their CLIP classes."""
+    """Class id per pixel (N, H, W) from SAN's proposals and their CLIP classes.
+
+    Book: ch06, section "From proposals to a segmentation".
+    """
     model.eval()
     out = []
     for s in range(0, len(images), batch_size):
@@ -289,7 +324,10 @@ def predict_clip_alone(model: SAN, images: Tensor, text_emb: Tensor, batch_size:
 
 
 def iou_table(pred: Tensor, target: Tensor, names: list[str]) -> dict:
-    """Per-class IoU over all frames together (classes absent from the target: None)."""
+    """Per-class IoU over all frames together (classes absent from the target: None).
+
+    Book: ch06, section "What SAN adds: the numbers".
+    """
     out = {}
     for k, name in enumerate(names):
         p, t = pred == k, target == k
