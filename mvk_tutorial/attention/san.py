@@ -250,8 +250,9 @@ def clip_state_for_san(visual: nn.Module, split_layer: int) -> dict:
     """open_clip ``VisionTransformer`` weights renamed to SAN's two CLIP parts.
 
     Blocks [0, split_layer) go to ``clip_visual_extractor.resblocks``, the others to
-    ``clip_rec_head.resblocks`` (renumbered from 0). Book: ch06, section "The frozen
-    CLIP, cut in two".
+    ``clip_rec_head.resblocks`` (renumbered from 0).
+
+    Book: ch06, section "The frozen CLIP, cut in two".
     """
     out = {}
     for key, value in visual.state_dict().items():

@@ -370,8 +370,9 @@ def evaluate_san(model: SAN, bundle, void_logit, logit_scale: float, images: Ten
     """mIoU of SAN and of CLIP alone on (unseen) frames, all class names given.
 
     Returns per-class IoU tables, the mean over the seen classes (background
-    included), and the held-out class's IoU. Book: ch06, section "What SAN adds: the
-    numbers".
+    included), and the held-out class's IoU.
+
+    Book: ch06, section "What SAN adds: the numbers".
     """
     text_all = text_embeddings(bundle, classes)
     out = {}
