@@ -72,7 +72,9 @@ def _cmd_train_san(args) -> int:
     from mvk_tutorial.utils import atomic_path, atomic_write, seed_everything
 
     if args.steps < 1 or args.batch_size < 1 or args.frame_every < 1:
-        raise ValueError("--steps, --batch-size and --frame-every: expected positive integers")
+        raise ValueError(
+            "--steps, --batch-size and --frame-every: expected positive integers"
+        )
     torch.set_num_threads(args.threads)
     seed_everything(args.seed)
     root = ensure_mvk_mini(args.preset)
@@ -83,42 +85,81 @@ def _cmd_train_san(args) -> int:
     model = ts.san_from_clip(bundle.model.visual, **ts.TINY_SAN)
     scale = bundle.model.logit_scale.exp().item()
     text = ts.text_embeddings(bundle, train_names)
-    ckpt = Path(args.checkpoint) if args.checkpoint else Path(args.out).with_suffix(".ckpt")
+    ckpt = (
+        Path(args.checkpoint)
+        if args.checkpoint
+        else Path(args.out).with_suffix(".ckpt")
+    )
     extras, info = ts.train_san(
-        model, text, images, y, steps=args.steps, batch_size=args.batch_size, lr=args.lr,
-        seed=args.seed, logit_scale=scale, checkpoint=ckpt, progress=True,
+        model,
+        text,
+        images,
+        y,
+        steps=args.steps,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        seed=args.seed,
+        logit_scale=scale,
+        checkpoint=ckpt,
+        progress=True,
         tag=_command(args),
     )
     ev_images, ev_labels, ev_df = ts.load_frames(root, "val", 1, selected_only=True)
     void = extras["void_logit"]
     trained_scale = min(100.0, extras["log_scale"].exp().item())
-    metrics = ts.evaluate_san(model, bundle, void, trained_scale, ev_images, ev_labels,
-                              list(CLASSES), args.held_out)
+    metrics = ts.evaluate_san(
+        model,
+        bundle,
+        void,
+        trained_scale,
+        ev_images,
+        ev_labels,
+        list(CLASSES),
+        args.held_out,
+    )
     out = Path(args.out)
     with atomic_path(out) as tmp:
         torch.save(ts.trainable_state(model, extras), tmp)
     meta = dict(
-        command=_command(args), seed=args.seed, preset=args.preset,
-        generator_version=GENERATOR_VERSION, frame_every=args.frame_every,
-        train_frames=len(df), train_videos=int(df["seq"].nunique()),
-        eval_frames=len(ev_df), eval_videos=int(ev_df["seq"].nunique()),
-        held_out=args.held_out, classes=list(CLASSES), train_classes=train_names,
-        clip_sha256=ts.file_sha256(TINY_CLIP_WEIGHTS), architecture=ts.TINY_SAN,
-        clip_logit_scale=round(scale, 4), logit_scale=round(trained_scale, 4),
-        void_logit=round(void.item(), 4), steps=info["steps"], batch_size=args.batch_size,
-        lr=args.lr, threads=args.threads, seconds=info["seconds"],
+        command=_command(args),
+        seed=args.seed,
+        preset=args.preset,
+        generator_version=GENERATOR_VERSION,
+        frame_every=args.frame_every,
+        train_frames=len(df),
+        train_videos=int(df["seq"].nunique()),
+        eval_frames=len(ev_df),
+        eval_videos=int(ev_df["seq"].nunique()),
+        held_out=args.held_out,
+        classes=list(CLASSES),
+        train_classes=train_names,
+        clip_sha256=ts.file_sha256(TINY_CLIP_WEIGHTS),
+        architecture=ts.TINY_SAN,
+        clip_logit_scale=round(scale, 4),
+        logit_scale=round(trained_scale, 4),
+        void_logit=round(void.item(), 4),
+        steps=info["steps"],
+        batch_size=args.batch_size,
+        lr=args.lr,
+        threads=args.threads,
+        seconds=info["seconds"],
         final_loss=info["final_loss"],
-        trainable_params=sum(p.numel() for p in model.side_adapter_network.parameters()) + 2,
+        trainable_params=sum(p.numel() for p in model.side_adapter_network.parameters())
+        + 2,
         metrics=metrics,
     )
     atomic_write(out.with_suffix(".json"), json.dumps(meta, indent=1) + "\n")
     atomic_write(out.with_suffix(".md"), _sidecar_md(meta))
     ckpt.unlink(missing_ok=True)  # finished: the checkpoint has served
-    print(f"wrote {out} ({out.stat().st_size / 2**20:.2f} MB) and its .json/.md sidecars")
+    print(
+        f"wrote {out} ({out.stat().st_size / 2**20:.2f} MB) and its .json/.md sidecars"
+    )
     for name in ("san", "clip_alone"):
         m = metrics[name]
-        print(f"{name}: mIoU seen {m['miou_seen']}, IoU {args.held_out} (held out) "
-              f"{m['iou_held_out']}, mIoU all {m['miou_all']}")
+        print(
+            f"{name}: mIoU seen {m['miou_seen']}, IoU {args.held_out} (held out) "
+            f"{m['iou_held_out']}, mIoU all {m['miou_all']}"
+        )
     return 0
 
 
@@ -137,9 +178,16 @@ def register(groups) -> None:
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=1, help="CPU threads")
-    p.add_argument("--held-out", default="jellyfish", help="class never used as a label")
-    p.add_argument("--frame-every", type=int, default=4, help="use every n-th train frame")
-    p.add_argument("--checkpoint", default=None,
-                   help="resumable checkpoint (default: OUT with suffix .ckpt)")
+    p.add_argument(
+        "--held-out", default="jellyfish", help="class never used as a label"
+    )
+    p.add_argument(
+        "--frame-every", type=int, default=4, help="use every n-th train frame"
+    )
+    p.add_argument(
+        "--checkpoint",
+        default=None,
+        help="resumable checkpoint (default: OUT with suffix .ckpt)",
+    )
     p.add_argument("--out", default=str(DEFAULT_OUT), help="weights file (.pt)")
     p.set_defaults(func=_cmd_train_san)

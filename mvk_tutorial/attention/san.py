@@ -58,7 +58,10 @@ class SAN(nn.Module):
         clip_input = image
         if self.clip_resolution != 1:
             clip_input = F.interpolate(
-                image, scale_factor=self.clip_resolution, mode="bilinear", align_corners=False
+                image,
+                scale_factor=self.clip_resolution,
+                mode="bilinear",
+                align_corners=False,
             )  # (B, 3, H*s, W*s)
         return self.clip_visual_extractor(clip_input)
 
@@ -102,7 +105,9 @@ def semantic_logits(
     Book: ch06, section "From proposals to a segmentation".
     """
     if size is not None:
-        mask_pred = F.interpolate(mask_pred, size=size, mode="bilinear", align_corners=False)
+        mask_pred = F.interpolate(
+            mask_pred, size=size, mode="bilinear", align_corners=False
+        )
     logits = class_logits(mask_emb, text_emb, logit_scale, void_logit)  # (B, Q, K+1)
     probs = logits.softmax(-1)[..., :-1]  # (B, Q, K): drop "no object"
     return torch.einsum("bqk,bqhw->bkhw", probs, mask_pred.sigmoid())
@@ -125,7 +130,12 @@ def class_logits(
 
 
 def _act(name: str) -> type[nn.Module]:
-    acts = {"QuickGELU": QuickGELU, "GELU": nn.GELU, "gelu": nn.GELU, "quick_gelu": QuickGELU}
+    acts = {
+        "QuickGELU": QuickGELU,
+        "GELU": nn.GELU,
+        "gelu": nn.GELU,
+        "quick_gelu": QuickGELU,
+    }
     if name not in acts:
         raise ValueError(f"act_layer: expected one of {sorted(acts)}, got {name!r}")
     return acts[name]
@@ -155,7 +165,9 @@ def build_san(
     rescale_attn_bias``. Book: ch06, section "The side adapter network".
     """
     if not 0 < split_layer < clip["layers"]:
-        raise ValueError(f"split_layer: expected 1..{clip['layers'] - 1}, got {split_layer}")
+        raise ValueError(
+            f"split_layer: expected 1..{clip['layers'] - 1}, got {split_layer}"
+        )
     act = _act(clip.get("act_layer", "GELU"))
     ratio = clip.get("mlp_ratio", 4.0)
     grid = tuple(s // clip["patch_size"] for s in _pair(clip["image_size"]))
@@ -163,17 +175,31 @@ def build_san(
         clip["width"], clip["patch_size"], grid, split_layer, clip["heads"], ratio, act
     )
     head = ClipRecognitionHead(
-        clip["width"], clip["output_dim"], clip["layers"] - split_layer, clip["heads"],
-        split_layer, ratio, act, downsample_method,
+        clip["width"],
+        clip["output_dim"],
+        clip["layers"] - split_layer,
+        clip["heads"],
+        split_layer,
+        ratio,
+        act,
+        downsample_method,
     )
     vit = SideViT(
-        _pair(side["img_size"]), side["patch_size"], side["embed_dim"], side["depth"],
-        side["num_heads"], side.get("mlp_ratio", 4.0),
+        _pair(side["img_size"]),
+        side["patch_size"],
+        side["embed_dim"],
+        side["depth"],
+        side["num_heads"],
+        side.get("mlp_ratio", 4.0),
     )
     decoder = MLPMaskDecoder(
-        side["embed_dim"], attn_bias["num_heads"], attn_bias["num_layers"],
-        attn_bias["embed_channels"], attn_bias["mlp_channels"],
-        attn_bias["mlp_num_layers"], attn_bias["rescale_attn_bias"],
+        side["embed_dim"],
+        attn_bias["num_heads"],
+        attn_bias["num_layers"],
+        attn_bias["embed_channels"],
+        attn_bias["mlp_channels"],
+        attn_bias["mlp_num_layers"],
+        attn_bias["rescale_attn_bias"],
     )
     network = SideAdapterNetwork(
         vit, clip["width"], num_queries, fusion_map, deep_supervision_idxs, decoder
@@ -196,11 +222,15 @@ def build_san_from_official_config(config: dict) -> SAN:
             raise ValueError(f"config: missing the {key!r} entry")
     san, side = config["san"], config["side_adapter"]
     if san.get("SOS_TOKEN_FORMAT", "cls_token") != "cls_token":
-        raise ValueError("config['san']['SOS_TOKEN_FORMAT']: only 'cls_token' is implemented")
+        raise ValueError(
+            "config['san']['SOS_TOKEN_FORMAT']: only 'cls_token' is implemented"
+        )
     if san.get("REC_CROSS_ATTN", False):
         raise ValueError("config['san']['REC_CROSS_ATTN']: only False is implemented")
     if side.get("FUSION_TYPE", "add") != "add":
-        raise ValueError("config['side_adapter']['FUSION_TYPE']: only 'add' is implemented")
+        raise ValueError(
+            "config['side_adapter']['FUSION_TYPE']: only 'add' is implemented"
+        )
     fusion = {}
     for item in side["FUSION_MAP"]:
         src, dst = item.split("->")
@@ -210,16 +240,22 @@ def build_san_from_official_config(config: dict) -> SAN:
         clip=dict(config["clip"]),
         split_layer=int(san["FEATURE_LAST_LAYER_IDX"]),
         side=dict(
-            img_size=side["IMAGE_SIZE"], patch_size=side["patch_size"],
-            embed_dim=side["embed_dim"], depth=side["depth"], num_heads=side["num_heads"],
+            img_size=side["IMAGE_SIZE"],
+            patch_size=side["patch_size"],
+            embed_dim=side["embed_dim"],
+            depth=side["depth"],
+            num_heads=side["num_heads"],
         ),
         num_queries=int(side["NUM_QUERIES"]),
         fusion_map=fusion,
         deep_supervision_idxs=list(side["DEEP_SUPERVISION_IDXS"]),
         attn_bias=dict(
-            num_heads=ab["NUM_HEADS"], num_layers=ab["NUM_LAYERS"],
-            embed_channels=ab["EMBED_CHANNELS"], mlp_channels=ab["MLP_CHANNELS"],
-            mlp_num_layers=ab["MLP_NUM_LAYERS"], rescale_attn_bias=ab["RESCALE_ATTN_BIAS"],
+            num_heads=ab["NUM_HEADS"],
+            num_layers=ab["NUM_LAYERS"],
+            embed_channels=ab["EMBED_CHANNELS"],
+            mlp_channels=ab["MLP_CHANNELS"],
+            mlp_num_layers=ab["MLP_NUM_LAYERS"],
+            rescale_attn_bias=ab["RESCALE_ATTN_BIAS"],
         ),
         clip_resolution=float(san.get("CLIP_RESOLUTION", 0.5)),
         downsample_method=san.get("REC_DOWNSAMPLE_METHOD", "max"),

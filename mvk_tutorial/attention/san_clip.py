@@ -89,7 +89,9 @@ class ClipBlock(nn.Module):
         self.ln_2 = nn.LayerNorm(dim)
         self.mlp = nn.Sequential(
             OrderedDict(
-                c_fc=nn.Linear(dim, hidden), gelu=act_layer(), c_proj=nn.Linear(hidden, dim)
+                c_fc=nn.Linear(dim, hidden),
+                gelu=act_layer(),
+                c_proj=nn.Linear(hidden, dim),
             )
         )
 
@@ -171,7 +173,9 @@ def sos_attention_mask(attn_bias: Tensor, num_sos: int, fill: float = -100.0) ->
     """
     B, heads, Q, L = attn_bias.shape
     if Q != num_sos:
-        raise ValueError(f"attn_bias: expected {num_sos} SOS rows, got shape {tuple(attn_bias.shape)}")
+        raise ValueError(
+            f"attn_bias: expected {num_sos} SOS rows, got shape {tuple(attn_bias.shape)}"
+        )
     n = Q + 1 + L
     mask = attn_bias.new_zeros(B, heads, n, n)
     mask[..., :Q] = fill  # nobody attends to an SOS token ...
@@ -182,7 +186,9 @@ def sos_attention_mask(attn_bias: Tensor, num_sos: int, fill: float = -100.0) ->
     return mask
 
 
-def downsample_bias(attn_bias: Tensor, size: tuple[int, int], method: str = "max") -> Tensor:
+def downsample_bias(
+    attn_bias: Tensor, size: tuple[int, int], method: str = "max"
+) -> Tensor:
     """Resize biases (B, heads, Q, h, w) to CLIP's grid: (B, heads, Q, h'*w').
 
     ``"max"`` is adaptive max pooling (SAN's default), ``"avg"`` adaptive average
@@ -245,7 +251,9 @@ class ClipRecognitionHead(nn.Module):
 
         ``attn_bias``: one bias (B, heads, Q, h, w) for every block, or a list with one
         per block (SAN's ``NUM_LAYERS``)."""
-        biases = list(attn_bias) if isinstance(attn_bias, (list, tuple)) else [attn_bias]
+        biases = (
+            list(attn_bias) if isinstance(attn_bias, (list, tuple)) else [attn_bias]
+        )
         if len(biases) == 1:
             biases = biases * len(self.resblocks)
         if len(biases) != len(self.resblocks):
@@ -266,7 +274,9 @@ class ClipRecognitionHead(nn.Module):
     def forward(
         self, features: dict, attn_bias: Tensor | list, normalize: bool = False
     ) -> Tensor:
-        Q = (attn_bias[0] if isinstance(attn_bias, (list, tuple)) else attn_bias).shape[2]
+        Q = (attn_bias[0] if isinstance(attn_bias, (list, tuple)) else attn_bias).shape[
+            2
+        ]
         x = self.forward_tokens(features, attn_bias)
         sos = self.ln_post(x[:, :Q]) @ self.proj  # (B, Q, D)
         return F.normalize(sos, dim=-1) if normalize else sos

@@ -26,7 +26,9 @@ def linear_assignment(cost: Tensor) -> tuple[list[int], list[int]]:
     """
     G, Q = cost.shape
     if G > Q:
-        raise ValueError(f"cost: expected rows <= columns, got shape {tuple(cost.shape)}")
+        raise ValueError(
+            f"cost: expected rows <= columns, got shape {tuple(cost.shape)}"
+        )
     c = cost.detach().double().tolist()
     inf = float("inf")
     u, v = [0.0] * (G + 1), [0.0] * (Q + 1)
@@ -72,11 +74,17 @@ def dice_loss(logits: Tensor, target: Tensor, valid: Tensor) -> Tensor:
 def _pairwise_costs(mask: Tensor, gt: Tensor, valid: Tensor) -> tuple[Tensor, Tensor]:
     """BCE and Dice cost of every (ground truth, query) pair: each (G, Q)."""
     n = valid.sum().clamp(min=1)
-    pos = F.binary_cross_entropy_with_logits(mask, torch.ones_like(mask), reduction="none")
-    neg = F.binary_cross_entropy_with_logits(mask, torch.zeros_like(mask), reduction="none")
+    pos = F.binary_cross_entropy_with_logits(
+        mask, torch.ones_like(mask), reduction="none"
+    )
+    neg = F.binary_cross_entropy_with_logits(
+        mask, torch.zeros_like(mask), reduction="none"
+    )
     bce = ((gt * valid) @ pos.T + ((1 - gt) * valid) @ neg.T) / n  # (G, Q)
     p = mask.sigmoid() * valid  # (Q, P)
-    dice = 1 - (2 * gt @ p.T + 1) / ((gt * valid).sum(-1)[:, None] + p.sum(-1)[None] + 1)
+    dice = 1 - (2 * gt @ p.T + 1) / (
+        (gt * valid).sum(-1)[:, None] + p.sum(-1)[None] + 1
+    )
     return bce, dice
 
 
@@ -105,9 +113,15 @@ def set_criterion(
         valid = (t != ignore_index).to(mask_pred.dtype)  # (P,)
         classes = [k for k in t.unique().tolist() if k != ignore_index]
         if not 0 <= min(classes + [0]) <= max(classes + [0]) < num_classes:
-            raise ValueError(f"target: class ids must be in [0, {num_classes}) or {ignore_index}")
+            raise ValueError(
+                f"target: class ids must be in [0, {num_classes}) or {ignore_index}"
+            )
         mask = mask_pred[b].flatten(1)  # (Q, P)
-        gt = torch.stack([(t == k).to(mask.dtype) for k in classes]) if classes else mask[:0]
+        gt = (
+            torch.stack([(t == k).to(mask.dtype) for k in classes])
+            if classes
+            else mask[:0]
+        )
         labels = torch.full((Q,), num_classes, dtype=torch.long, device=logits.device)
         if classes:
             with torch.no_grad():
@@ -115,10 +129,18 @@ def set_criterion(
                 bce, dice = _pairwise_costs(mask, gt, valid)
                 cost = -weights[0] * prob + weights[1] * bce + weights[2] * dice
             rows, cols = linear_assignment(cost)
-            labels[cols] = torch.tensor([classes[r] for r in rows], device=logits.device)
+            labels[cols] = torch.tensor(
+                [classes[r] for r in rows], device=logits.device
+            )
             m, g = mask[cols], gt[rows]  # (G, P) each
             bce_m = F.binary_cross_entropy_with_logits(m, g, reduction="none")
             bce_m = (bce_m * valid).sum(-1) / valid.sum().clamp(min=1)
-            total = total + weights[1] * bce_m.mean() + weights[2] * dice_loss(m, g, valid).mean()
-        total = total + weights[0] * F.cross_entropy(logits[b], labels, weight=class_weight)
+            total = (
+                total
+                + weights[1] * bce_m.mean()
+                + weights[2] * dice_loss(m, g, valid).mean()
+            )
+        total = total + weights[0] * F.cross_entropy(
+            logits[b], labels, weight=class_weight
+        )
     return total / B

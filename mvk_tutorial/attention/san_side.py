@@ -72,7 +72,12 @@ class MLP(nn.Module):
     """
 
     def __init__(
-        self, in_dim: int, hidden_dim: int, out_dim: int, num_layers: int, conv: bool = False
+        self,
+        in_dim: int,
+        hidden_dim: int,
+        out_dim: int,
+        num_layers: int,
+        conv: bool = False,
     ) -> None:
         super().__init__()
         dims = [in_dim] + [hidden_dim] * (num_layers - 1) + [out_dim]
@@ -112,7 +117,9 @@ class MLPMaskDecoder(nn.Module):
         self.total_heads, self.total_layers = total_heads, total_layers
         c_attn = embed_channels * total_heads * total_layers
         self.query_mlp = MLP(in_channels, mlp_channels, embed_channels, mlp_num_layers)
-        self.pix_mlp = MLP(in_channels, mlp_channels, embed_channels, mlp_num_layers, True)
+        self.pix_mlp = MLP(
+            in_channels, mlp_channels, embed_channels, mlp_num_layers, True
+        )
         self.attn_mlp = MLP(in_channels, mlp_channels, c_attn, mlp_num_layers, True)
         self.bias_scaling = nn.Linear(1, 1) if rescale_attn_bias else nn.Identity()
 
@@ -122,7 +129,9 @@ class MLPMaskDecoder(nn.Module):
         B, c, h, w = pix.shape
         mask = torch.einsum("bqc,bchw->bqhw", query, pix)  # (B, Q, h, w)
         attn = self.attn_mlp(x).reshape(B, self.total_layers, self.total_heads, c, h, w)
-        bias = torch.einsum("bqc,blnchw->blnqhw", query, attn)  # (B, layers, heads, Q, h, w)
+        bias = torch.einsum(
+            "bqc,blnchw->blnqhw", query, attn
+        )  # (B, layers, heads, Q, h, w)
         bias = self.bias_scaling(bias[..., None]).squeeze(-1)  # a learned a*x + b
         return mask, list(bias.unbind(1))
 
@@ -162,7 +171,9 @@ class SideViT(nn.Module):
         h, w = x.shape[-2:]
         pos = self.pos_embed
         if (h, w) != self.grid_size:
-            pos = pos.reshape(1, *self.grid_size, -1).permute(0, 3, 1, 2)  # (1, C, gh, gw)
+            pos = pos.reshape(1, *self.grid_size, -1).permute(
+                0, 3, 1, 2
+            )  # (1, C, gh, gw)
             pos = F.interpolate(pos, size=(h, w), mode="bicubic", align_corners=False)
             pos = pos.flatten(2).transpose(1, 2)  # (1, L, C)
         return x.flatten(2).transpose(1, 2), pos, (h, w)
@@ -204,14 +215,20 @@ class SideAdapterNetwork(nn.Module):
         if j not in self.fusion_map:
             return x
         Q = self.num_queries
-        patches = self.fusion_layers[f"layer_{j}"](x[:, Q:], feats[self.fusion_map[j]], hw)
+        patches = self.fusion_layers[f"layer_{j}"](
+            x[:, Q:], feats[self.fusion_map[j]], hw
+        )
         return torch.cat([x[:, :Q], patches], dim=1)  # fusion touches patches only
 
-    def forward_features(self, image: Tensor, clip_features: dict) -> list[tuple[Tensor, Tensor]]:
+    def forward_features(
+        self, image: Tensor, clip_features: dict
+    ) -> list[tuple[Tensor, Tensor]]:
         """(query (B, Q, C), pixel map (B, C, h, w)) after each supervised block."""
         x, pos, (h, w) = self.vit_model.embed(image)  # (B, L, C), (1, L, C)
         B, Q = x.shape[0], self.num_queries
-        pos = torch.cat([self.query_pos_embed, pos], dim=1).expand(B, -1, -1)  # (B, Q+L, C)
+        pos = torch.cat([self.query_pos_embed, pos], dim=1).expand(
+            B, -1, -1
+        )  # (B, Q+L, C)
         x = torch.cat([self.query_embed.expand(B, -1, -1), x], dim=1) + pos
         x = self._fuse(0, x, clip_features, (h, w))
         outs, depth = [], len(self.vit_model.blocks)

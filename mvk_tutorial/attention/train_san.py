@@ -53,8 +53,12 @@ TINY_SAN = dict(
     fusion_map={0: 0, 1: 1, 2: 2},
     deep_supervision_idxs=[3, 4],
     attn_bias=dict(
-        num_heads=3, num_layers=1, embed_channels=32, mlp_channels=64,
-        mlp_num_layers=3, rescale_attn_bias=True,
+        num_heads=3,
+        num_layers=1,
+        embed_channels=32,
+        mlp_channels=64,
+        mlp_num_layers=3,
+        rescale_attn_bias=True,
     ),
     clip_resolution=0.5,
 )
@@ -83,7 +87,9 @@ def class_texts(names: list[str]) -> list[list[str]]:
         if n == "background":
             out.append(list(BACKGROUND_PROMPTS))
         else:
-            out.append([f"One {colour[n]} {n} in the center." if n in colour else f"a {n}."])
+            out.append(
+                [f"One {colour[n]} {n} in the center." if n in colour else f"a {n}."]
+            )
     return out
 
 
@@ -138,7 +144,9 @@ def load_frames(root: Path, split: str, every: int, selected_only: bool = False)
     return torch.stack(imgs), torch.stack(labs), df
 
 
-def training_labels(labels: Tensor, classes: list[str], held_out: str) -> tuple[Tensor, list[str]]:
+def training_labels(
+    labels: Tensor, classes: list[str], held_out: str
+) -> tuple[Tensor, list[str]]:
     """Remap class ids to the training classes; the held-out class becomes 255 (ignored).
 
     Book: ch06, section "Training on MVK-mini".
@@ -156,8 +164,12 @@ def training_labels(labels: Tensor, classes: list[str], held_out: str) -> tuple[
 def _rng_state(g: torch.Generator) -> dict:
     """Every RNG state as tensors and plain types (loadable with weights_only=True)."""
     name, keys, pos, has_gauss, cached = np.random.get_state()
-    return dict(torch=torch.get_rng_state(), gen=g.get_state(), python=random.getstate(),
-                numpy=[name, torch.from_numpy(keys.astype(np.int64)), pos, has_gauss, cached])
+    return dict(
+        torch=torch.get_rng_state(),
+        gen=g.get_state(),
+        python=random.getstate(),
+        numpy=[name, torch.from_numpy(keys.astype(np.int64)), pos, has_gauss, cached],
+    )
 
 
 def _set_rng_state(state: dict, g: torch.Generator) -> None:
@@ -181,7 +193,10 @@ def trainable_state(model: SAN, extras: dict) -> dict:
 
     Book: ch06, section "Training on MVK-mini".
     """
-    sd = {f"side_adapter_network.{k}": v for k, v in model.side_adapter_network.state_dict().items()}
+    sd = {
+        f"side_adapter_network.{k}": v
+        for k, v in model.side_adapter_network.state_dict().items()
+    }
     sd.update({k: v.detach().clone() for k, v in extras.items()})
     return sd
 
@@ -216,7 +231,9 @@ def train_san(
     Book: ch06, section "Training on MVK-mini".
     """
     model.freeze_clip()
-    extras = dict(void_logit=torch.zeros(()), log_scale=torch.tensor(math.log(logit_scale)))
+    extras = dict(
+        void_logit=torch.zeros(()), log_scale=torch.tensor(math.log(logit_scale))
+    )
     for v in extras.values():
         v.requires_grad_(True)
     params = [p for p in model.parameters() if p.requires_grad] + list(extras.values())
@@ -246,15 +263,23 @@ def train_san(
         flip = torch.rand(batch_size, generator=g) < 0.5
         x, y = normalize_images(images[idx]), labels[idx].long()
         x[flip], y[flip] = x[flip].flip(-1), y[flip].flip(-1)
-        y = F.interpolate(y[:, None].float(), size=LABEL_SIZE, mode="nearest")[:, 0].long()
+        y = F.interpolate(y[:, None].float(), size=LABEL_SIZE, mode="nearest")[
+            :, 0
+        ].long()
         for group in opt.param_groups:
             group["lr"] = _lr(step, steps, lr)
         masks, embs, _ = model.forward_all(x)
         loss = sum(
             set_criterion(
                 F.interpolate(m, size=LABEL_SIZE, mode="bilinear", align_corners=False),
-                class_logits(e, text_emb, extras["log_scale"].exp().clamp(max=100),
-                             extras["void_logit"]), y, K,
+                class_logits(
+                    e,
+                    text_emb,
+                    extras["log_scale"].exp().clamp(max=100),
+                    extras["void_logit"],
+                ),
+                y,
+                K,
             )
             for m, e in zip(masks, embs)
         )
@@ -264,24 +289,42 @@ def train_san(
         losses.append(round(loss.item(), 5))
         step += 1
         if progress and step % 20 == 0:
-            print(f"step {step}/{steps} loss {sum(losses[-20:]) / 20:.3f} "
-                  f"{time.perf_counter() - t0:.0f} s", flush=True)
+            print(
+                f"step {step}/{steps} loss {sum(losses[-20:]) / 20:.3f} "
+                f"{time.perf_counter() - t0:.0f} s",
+                flush=True,
+            )
         if checkpoint is not None and (step % save_every == 0 or step == steps):
-            ck = dict(model=trainable_state(model, extras), optimizer=opt.state_dict(),
-                      rng=_rng_state(g), step=step, losses=losses, tag=tag,
-                      seconds=time.perf_counter() - t0)
+            ck = dict(
+                model=trainable_state(model, extras),
+                optimizer=opt.state_dict(),
+                rng=_rng_state(g),
+                step=step,
+                losses=losses,
+                tag=tag,
+                seconds=time.perf_counter() - t0,
+            )
             with atomic_path(checkpoint) as tmp:
                 torch.save(ck, tmp)
     model.eval()
     tail = losses[-20:] or [float("nan")]
-    info = dict(steps=step, seconds=round(time.perf_counter() - t0, 1),
-                final_loss=round(sum(tail) / len(tail), 4))
+    info = dict(
+        steps=step,
+        seconds=round(time.perf_counter() - t0, 1),
+        final_loss=round(sum(tail) / len(tail), 4),
+    )
     return {k: v.detach() for k, v in extras.items()}, info
 
 
 @torch.no_grad()
-def predict_san(model: SAN, images: Tensor, text_emb: Tensor, logit_scale: float,
-                void_logit: Tensor | float, batch_size: int = 32) -> Tensor:
+def predict_san(
+    model: SAN,
+    images: Tensor,
+    text_emb: Tensor,
+    logit_scale: float,
+    void_logit: Tensor | float,
+    batch_size: int = 32,
+) -> Tensor:
     """Class id per pixel (N, H, W) from SAN's proposals and their CLIP classes.
 
     Book: ch06, section "From proposals to a segmentation".
@@ -291,13 +334,17 @@ def predict_san(model: SAN, images: Tensor, text_emb: Tensor, logit_scale: float
     for s in range(0, len(images), batch_size):
         x = normalize_images(images[s : s + batch_size])
         mask, emb = model(x)
-        sem = semantic_logits(mask, emb, text_emb, logit_scale, x.shape[-2:], void_logit)
+        sem = semantic_logits(
+            mask, emb, text_emb, logit_scale, x.shape[-2:], void_logit
+        )
         out.append(sem.argmax(1))  # (B, H, W)
     return torch.cat(out)
 
 
 @torch.no_grad()
-def predict_clip_alone(model: SAN, images: Tensor, text_emb: Tensor, batch_size: int = 32) -> Tensor:
+def predict_clip_alone(
+    model: SAN, images: Tensor, text_emb: Tensor, batch_size: int = 32
+) -> Tensor:
     """Baseline without the side network: CLIP's own final patch tokens vs the texts.
 
     Each patch token after CLIP's last block goes through ``ln_post`` and ``proj``
@@ -312,13 +359,20 @@ def predict_clip_alone(model: SAN, images: Tensor, text_emb: Tensor, batch_size:
         feats = model.clip_features(x)
         pix = feats[head.first_layer_idx]  # (B, C, h, w)
         B, C, h, w = pix.shape
-        t = torch.cat([feats[f"{head.first_layer_idx}_cls_token"][:, None],
-                       pix.flatten(2).transpose(1, 2)], dim=1)  # (B, 1+L, C)
+        t = torch.cat(
+            [
+                feats[f"{head.first_layer_idx}_cls_token"][:, None],
+                pix.flatten(2).transpose(1, 2),
+            ],
+            dim=1,
+        )  # (B, 1+L, C)
         for block in head.resblocks:
             t = block(t)
         emb = F.normalize(head.ln_post(t[:, 1:]) @ head.proj, dim=-1)  # (B, L, D)
         sim = (emb @ text_emb.T).transpose(1, 2).reshape(B, -1, h, w)  # (B, K, h, w)
-        sim = F.interpolate(sim, size=x.shape[-2:], mode="bilinear", align_corners=False)
+        sim = F.interpolate(
+            sim, size=x.shape[-2:], mode="bilinear", align_corners=False
+        )
         out.append(sim.argmax(1))
     return torch.cat(out)
 
@@ -332,7 +386,9 @@ def iou_table(pred: Tensor, target: Tensor, names: list[str]) -> dict:
     for k, name in enumerate(names):
         p, t = pred == k, target == k
         union = (p | t).sum().item()
-        out[name] = None if t.sum().item() == 0 else round((p & t).sum().item() / union, 4)
+        out[name] = (
+            None if t.sum().item() == 0 else round((p & t).sum().item() / union, 4)
+        )
     return out
 
 
@@ -350,23 +406,39 @@ def load_san_tiny(path: str | Path = WEIGHTS) -> tuple[SAN, dict]:
 
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"{path}: SAN weights missing; make them with `mvk train san`")
+        raise FileNotFoundError(
+            f"{path}: SAN weights missing; make them with `mvk train san`"
+        )
     meta = json.loads(path.with_suffix(".json").read_text(encoding="utf-8"))
     bundle = load_clip()
     if meta.get("clip_sha256") != file_sha256(TINY_CLIP_WEIGHTS):
-        warnings.warn(f"{path}: trained on another clip_tiny_mvk; retrain with `mvk train san`")
+        warnings.warn(
+            f"{path}: trained on another clip_tiny_mvk; retrain with `mvk train san`"
+        )
     model = san_from_clip(bundle.model.visual.float(), **TINY_SAN).eval()
     sd = torch.load(path, weights_only=True, map_location="cpu")
     void = sd.pop("void_logit").float()
     scale = min(100.0, sd.pop("log_scale").float().exp().item())
-    missing, unexpected = model.load_state_dict({k: v.float() for k, v in sd.items()}, strict=False)
+    missing, unexpected = model.load_state_dict(
+        {k: v.float() for k, v in sd.items()}, strict=False
+    )
     if unexpected or any(k.startswith("side_adapter_network.") for k in missing):
-        raise ValueError(f"{path}: weights do not fit the tiny SAN ({unexpected or missing})")
+        raise ValueError(
+            f"{path}: weights do not fit the tiny SAN ({unexpected or missing})"
+        )
     return model, dict(void_logit=void, logit_scale=scale, clip=bundle, meta=meta)
 
 
-def evaluate_san(model: SAN, bundle, void_logit, logit_scale: float, images: Tensor,
-                 labels: Tensor, classes: list[str], held_out: str) -> dict:
+def evaluate_san(
+    model: SAN,
+    bundle,
+    void_logit,
+    logit_scale: float,
+    images: Tensor,
+    labels: Tensor,
+    classes: list[str],
+    held_out: str,
+) -> dict:
     """mIoU of SAN and of CLIP alone on (unseen) frames, all class names given.
 
     Returns per-class IoU tables, the mean over the seen classes (background
@@ -386,7 +458,10 @@ def evaluate_san(model: SAN, bundle, void_logit, logit_scale: float, images: Ten
             iou=table,
             miou_seen=round(sum(seen) / len(seen), 4),
             iou_held_out=table[held_out],
-            miou_all=round(sum(v for v in table.values() if v is not None)
-                           / sum(v is not None for v in table.values()), 4),
+            miou_all=round(
+                sum(v for v in table.values() if v is not None)
+                / sum(v is not None for v in table.values()),
+                4,
+            ),
         )
     return out

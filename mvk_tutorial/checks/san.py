@@ -26,12 +26,16 @@ def _reference(attn_bias: torch.Tensor) -> torch.Tensor:
 def _cases():
     g = seeded(6)
     return [
-        case("B=2, heads=3, Q=4 SOS tokens, L=6 patches",
-             torch.randn(2, 3, 4, 6, generator=g, dtype=torch.float64)),
+        case(
+            "B=2, heads=3, Q=4 SOS tokens, L=6 patches",
+            torch.randn(2, 3, 4, 6, generator=g, dtype=torch.float64),
+        ),
         case("one SOS token, one head", torch.randn(1, 1, 1, 5, generator=g)),
         case("one patch", torch.randn(3, 2, 3, 1, generator=g, dtype=torch.float64)),
-        case("large biases (a trained SAN)",
-             40 * torch.randn(1, 2, 5, 12, generator=g, dtype=torch.float64)),
+        case(
+            "large biases (a trained SAN)",
+            40 * torch.randn(1, 2, 5, 12, generator=g, dtype=torch.float64),
+        ),
     ]
 
 
@@ -42,7 +46,9 @@ def sos_attention_mask(candidate) -> None:
     """
     name = "sos_attention_mask"
     if not callable(candidate):
-        raise AssertionError(f"{name}: expected a function, got {type(candidate).__name__}\nHint: {HINT}")
+        raise AssertionError(
+            f"{name}: expected a function, got {type(candidate).__name__}\nHint: {HINT}"
+        )
     cases = _cases()
     for i, c in enumerate(cases, start=1):
         expected = _reference(*copy.deepcopy(c.args))
@@ -60,7 +66,9 @@ def sos_attention_mask(candidate) -> None:
             if not torch.equal(args[0], c.args[0]):
                 raise AssertionError("the input bias was changed in place")
             if isinstance(got, torch.Tensor) and got.dtype != expected.dtype:
-                raise AssertionError(f"dtype {got.dtype}, expected {expected.dtype} (the bias's)")
+                raise AssertionError(
+                    f"dtype {got.dtype}, expected {expected.dtype} (the bias's)"
+                )
             _compare(got, expected, atol=1e-6, rtol=1e-6)
         except AssertionError as exc:
             raise AssertionError(

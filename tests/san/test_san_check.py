@@ -58,10 +58,19 @@ def _crash(bias):
     raise IndexError("oops")
 
 
-WRONG = [_minus_inf, _no_diagonal, _cls_visible, _transposed, _in_place, _crash,
-         lambda b: None, lambda b: _right(b) * float("nan"), lambda b: _right(b).tolist(),
-         lambda b: _right(b).float() if b.dtype == torch.float64 else _right(b).double(),
-         lambda b: _right(b)[0]]
+WRONG = [
+    _minus_inf,
+    _no_diagonal,
+    _cls_visible,
+    _transposed,
+    _in_place,
+    _crash,
+    lambda b: None,
+    lambda b: _right(b) * float("nan"),
+    lambda b: _right(b).tolist(),
+    lambda b: _right(b).float() if b.dtype == torch.float64 else _right(b).double(),
+    lambda b: _right(b)[0],
+]
 
 
 @pytest.mark.parametrize("answer", WRONG)

@@ -20,8 +20,13 @@ def test_held_out_must_be_an_animal():
     from mvk_tutorial.attention.train_san import training_labels
 
     with pytest.raises(ValueError, match="held_out"):
-        training_labels(torch.zeros(1, 2, 2, dtype=torch.uint8), ["background", "cat"], "background")
-    y, names = training_labels(torch.tensor([[[0, 1], [2, 1]]], dtype=torch.uint8),
-                               ["background", "cat", "dog"], "cat")
+        training_labels(
+            torch.zeros(1, 2, 2, dtype=torch.uint8), ["background", "cat"], "background"
+        )
+    y, names = training_labels(
+        torch.tensor([[[0, 1], [2, 1]]], dtype=torch.uint8),
+        ["background", "cat", "dog"],
+        "cat",
+    )
     assert names == ["background", "dog"]
     assert y.tolist() == [[[0, 255], [1, 255]]]

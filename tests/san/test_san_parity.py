@@ -44,7 +44,9 @@ def test_intermediates_match_official(ref, model):
         feats = model.clip_features(ref["inputs"]["image"])
         _, _, biases = model.forward_all(ref["inputs"]["image"])
     for i in range(3):
-        torch.testing.assert_close(feats[i], out["clip_features"][str(i)], atol=1e-10, rtol=0)
+        torch.testing.assert_close(
+            feats[i], out["clip_features"][str(i)], atol=1e-10, rtol=0
+        )
         cls = out["clip_features"][f"{i}_cls_token"][0]  # official: (1, B, C), LND
         torch.testing.assert_close(feats[f"{i}_cls_token"], cls, atol=1e-10, rtol=0)
     assert len(biases) == 1 and len(biases[0]) == 1  # eval: last depth, one layer
@@ -57,11 +59,13 @@ def test_recognition_mask_matches_official(ref, model):
     mask = head.attention_masks(out["attn_bias"], (4, 4))  # (B, heads, 25, 25)
     B, heads = mask.shape[:2]
     # official layout: (B*heads, n, n) with index b*heads + h
-    torch.testing.assert_close(mask.reshape(B * heads, 25, 25), out["rec_attn_mask"],
-                               atol=0, rtol=0)
+    torch.testing.assert_close(
+        mask.reshape(B * heads, 25, 25), out["rec_attn_mask"], atol=0, rtol=0
+    )
     # the SOS->patch block is the max-pooled bias, not an interpolated one
     pooled = torch.nn.functional.adaptive_max_pool2d(
-        out["attn_bias"].reshape(B, -1, 8, 8), (4, 4)).reshape(B, heads, 8, 16)
+        out["attn_bias"].reshape(B, -1, 8, 8), (4, 4)
+    ).reshape(B, heads, 8, 16)
     torch.testing.assert_close(sos_attention_mask(pooled, 8)[..., :8, 9:], pooled)
 
 

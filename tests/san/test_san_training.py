@@ -11,16 +11,36 @@ from mvk_tutorial.attention.san_loss import linear_assignment, set_criterion
 from mvk_tutorial.attention.train_san import train_san, trainable_state
 
 SIDE = dict(img_size=(32, 48), patch_size=8, embed_dim=16, depth=2, num_heads=2)
-BIAS = dict(num_heads=2, num_layers=1, embed_channels=8, mlp_channels=8,
-            mlp_num_layers=2, rescale_attn_bias=True)
+BIAS = dict(
+    num_heads=2,
+    num_layers=1,
+    embed_channels=8,
+    mlp_channels=8,
+    mlp_num_layers=2,
+    rescale_attn_bias=True,
+)
 
 
 def _model(seed=0):
     torch.manual_seed(seed)
-    v = VisionTransformer(image_size=(16, 24), patch_size=8, width=16, layers=2, heads=2,
-                          mlp_ratio=2.0, output_dim=8).eval()
-    return san_from_clip(v, 1, side=SIDE, num_queries=4, fusion_map={0: 0, 1: 1},
-                         deep_supervision_idxs=[1, 2], attn_bias=BIAS)
+    v = VisionTransformer(
+        image_size=(16, 24),
+        patch_size=8,
+        width=16,
+        layers=2,
+        heads=2,
+        mlp_ratio=2.0,
+        output_dim=8,
+    ).eval()
+    return san_from_clip(
+        v,
+        1,
+        side=SIDE,
+        num_queries=4,
+        fusion_map={0: 0, 1: 1},
+        deep_supervision_idxs=[1, 2],
+        attn_bias=BIAS,
+    )
 
 
 def _data(seed=1):
@@ -37,8 +57,10 @@ def test_hungarian_matches_brute_force():
     for G, Q in [(1, 4), (3, 5), (4, 4), (5, 8)]:
         cost = torch.rand(G, Q, generator=g, dtype=torch.float64)
         rows, cols = linear_assignment(cost)
-        best = min(sum(cost[i, c].item() for i, c in enumerate(p))
-                   for p in itertools.permutations(range(Q), G))
+        best = min(
+            sum(cost[i, c].item() for i, c in enumerate(p))
+            for p in itertools.permutations(range(Q), G)
+        )
         assert rows == list(range(G)) and len(set(cols)) == G
         assert abs(sum(cost[r, c].item() for r, c in zip(rows, cols)) - best) < 1e-12
     with pytest.raises(ValueError, match="rows <= columns"):
@@ -47,9 +69,14 @@ def test_hungarian_matches_brute_force():
 
 def test_clip_stays_frozen_and_side_network_learns():
     model = _model()
-    clip_before = {k: v.clone() for k, v in model.state_dict().items()
-                   if not k.startswith("side_adapter_network.")}
-    side_before = {k: v.clone() for k, v in model.side_adapter_network.state_dict().items()}
+    clip_before = {
+        k: v.clone()
+        for k, v in model.state_dict().items()
+        if not k.startswith("side_adapter_network.")
+    }
+    side_before = {
+        k: v.clone() for k, v in model.side_adapter_network.state_dict().items()
+    }
     text, images, labels = _data()
     train_san(model, text, images, labels, steps=3, batch_size=2, seed=0)
     for name, p in model.named_parameters():
@@ -57,8 +84,11 @@ def test_clip_stays_frozen_and_side_network_learns():
     for k, v in model.state_dict().items():
         if k in clip_before:
             assert torch.equal(v, clip_before[k]), f"CLIP weight {k} changed"
-    changed = [k for k, v in model.side_adapter_network.state_dict().items()
-               if not torch.equal(v, side_before[k])]
+    changed = [
+        k
+        for k, v in model.side_adapter_network.state_dict().items()
+        if not torch.equal(v, side_before[k])
+    ]
     assert "mask_decoder.attn_mlp.layers.0.weight" in changed
 
 
@@ -67,7 +97,9 @@ def test_recognition_loss_reaches_side_network_through_biases():
     text, images, labels = _data()
     _, embs, _ = model.forward_all(images[:2].float() / 255)
     logits = class_logits(embs[-1], text, 20.0)  # only the recognition branch
-    torch.nn.functional.cross_entropy(logits.flatten(0, 1), torch.zeros(8, dtype=torch.long)).backward()
+    torch.nn.functional.cross_entropy(
+        logits.flatten(0, 1), torch.zeros(8, dtype=torch.long)
+    ).backward()
     dec = model.side_adapter_network.mask_decoder
     assert dec.attn_mlp.layers[0].weight.grad.abs().sum() > 0  # the bias branch learns
     assert dec.bias_scaling.weight.grad.abs().sum() > 0
@@ -81,15 +113,34 @@ def test_resume_equals_uninterrupted(tmp_path):
     x_full, _ = train_san(full, text, images, labels, steps=4, batch_size=2, seed=3)
     part = _model()
     ck = tmp_path / "run.ckpt"
-    train_san(part, text, images, labels, steps=4, batch_size=2, seed=3,
-              checkpoint=ck, save_every=2, stop_after=2)
+    train_san(
+        part,
+        text,
+        images,
+        labels,
+        steps=4,
+        batch_size=2,
+        seed=3,
+        checkpoint=ck,
+        save_every=2,
+        stop_after=2,
+    )
     resumed = _model()  # the same frozen CLIP ...
     with torch.no_grad():  # ... but other side weights: they must come from the file
         for p in resumed.side_adapter_network.parameters():
             p.add_(torch.randn_like(p))
     torch.manual_seed(123)  # a fresh process would start from other RNG states
-    x_res, info = train_san(resumed, text, images, labels, steps=4, batch_size=2, seed=3,
-                            checkpoint=ck, save_every=2)
+    x_res, info = train_san(
+        resumed,
+        text,
+        images,
+        labels,
+        steps=4,
+        batch_size=2,
+        seed=3,
+        checkpoint=ck,
+        save_every=2,
+    )
     assert info["steps"] == 4
     a, b = trainable_state(full, x_full), trainable_state(resumed, x_res)
     for k in a:
