@@ -1,7 +1,8 @@
 """``mvk train san``: train the tiny SAN on MVK-mini and write its weights and sidecar.
 
     mvk train san [--steps 600] [--batch-size 16] [--lr 1e-3] [--seed 0] [--threads 1]
-                  [--held-out jellyfish] [--frame-every 4] [--checkpoint PATH] [--out PATH]
+                  [--held-out jellyfish] [--background void] [--frame-every 4]
+                  [--checkpoint PATH] [--out PATH]
 
 Book: ch06, section "Training on MVK-mini".
 """
@@ -18,7 +19,8 @@ def _command(args) -> str:
     cmd = (
         f"mvk train san --steps {args.steps} --batch-size {args.batch_size} "
         f"--lr {args.lr} --seed {args.seed} --threads {args.threads} "
-        f"--held-out {shlex.quote(args.held_out)} --frame-every {args.frame_every}"
+        f"--held-out {shlex.quote(args.held_out)} --frame-every {args.frame_every} "
+        f"--background {args.background}"
     )
     if Path(args.out).resolve() != DEFAULT_OUT:
         cmd += f" --out {shlex.quote(str(args.out))}"
@@ -36,6 +38,12 @@ def _sidecar_md(meta: dict) -> str:
         f"{meta['frame_every']}th) of the {meta['train_videos']} `train` videos",
         f"- held-out class (never a training label, its pixels ignored): "
         f"**{meta['held_out']}**",
+        "- background: "
+        + (
+            "learned as SAN's 'no object' class (no background text)"
+            if meta["background"] == "void"
+            else "named by a prompt ensemble"
+        ),
         f"- frozen CLIP: clip_tiny_mvk, sha256 `{meta['clip_sha256']}`",
         f"- steps {meta['steps']}, batch {meta['batch_size']}, AdamW lr {meta['lr']} "
         f"cosine, {meta['seconds']} s on {meta['threads']} CPU thread(s); final loss "
@@ -79,7 +87,8 @@ def _cmd_train_san(args) -> int:
     seed_everything(args.seed)
     root = ensure_mvk_mini(args.preset)
     images, labels, df = ts.load_frames(root, "train", args.frame_every)
-    y, train_names = ts.training_labels(labels, list(CLASSES), args.held_out)
+    void_bg = args.background == "void"
+    y, train_names = ts.training_labels(labels, list(CLASSES), args.held_out, void_bg)
     bundle = load_clip()
     bundle.model.float()
     model = ts.san_from_clip(bundle.model.visual, **ts.TINY_SAN)
@@ -107,11 +116,13 @@ def _cmd_train_san(args) -> int:
     ev_images, ev_labels, ev_df = ts.load_frames(root, "val", 1, selected_only=True)
     void = extras["void_logit"]
     trained_scale = min(100.0, extras["log_scale"].exp().item())
+    ev_extras = dict(
+        void_logit=void, logit_scale=trained_scale, background=args.background
+    )
     metrics = ts.evaluate_san(
         model,
         bundle,
-        void,
-        trained_scale,
+        ev_extras,
         ev_images,
         ev_labels,
         list(CLASSES),
@@ -131,6 +142,7 @@ def _cmd_train_san(args) -> int:
         eval_frames=len(ev_df),
         eval_videos=int(ev_df["seq"].nunique()),
         held_out=args.held_out,
+        background=args.background,
         classes=list(CLASSES),
         train_classes=train_names,
         clip_sha256=ts.file_sha256(TINY_CLIP_WEIGHTS),
@@ -180,6 +192,12 @@ def register(groups) -> None:
     p.add_argument("--threads", type=int, default=1, help="CPU threads")
     p.add_argument(
         "--held-out", default="jellyfish", help="class never used as a label"
+    )
+    p.add_argument(
+        "--background",
+        choices=("void", "text"),
+        default="void",
+        help="background as SAN's 'no object' class (void) or a prompt ensemble (text)",
     )
     p.add_argument(
         "--frame-every", type=int, default=4, help="use every n-th train frame"

@@ -95,6 +95,7 @@ def semantic_logits(
     logit_scale: float = 100.0,
     size: tuple[int, int] | None = None,
     void_logit: float | Tensor = 0.0,
+    void_channel: bool = False,
 ) -> Tensor:
     """Per-pixel class scores (B, K, h, w) from mask proposals and their CLIP embeddings.
 
@@ -102,6 +103,8 @@ def semantic_logits(
     probabilities p_q = softmax(logit_scale * <emb_q, text_k>) over K classes plus a
     "no object" class (logit ``void_logit``, kept out of the sum); the score of class k at a
     pixel is sum_q p_q(k) * sigmoid(mask_q). ``text_emb`` is (K, D), L2-normalised.
+    ``void_channel``: also return the "no object" score as channel K (B, K+1, h, w),
+    for a background that is learned as "no object" instead of named by a text.
     Book: ch06, section "From proposals to a segmentation".
     """
     if size is not None:
@@ -109,7 +112,9 @@ def semantic_logits(
             mask_pred, size=size, mode="bilinear", align_corners=False
         )
     logits = class_logits(mask_emb, text_emb, logit_scale, void_logit)  # (B, Q, K+1)
-    probs = logits.softmax(-1)[..., :-1]  # (B, Q, K): drop "no object"
+    probs = logits.softmax(-1)  # (B, Q, K+1)
+    if not void_channel:  # MaskFormer: drop "no object"; else keep it as channel K
+        probs = probs[..., :-1]  # (B, Q, K)
     return torch.einsum("bqk,bqhw->bkhw", probs, mask_pred.sigmoid())
 
 

@@ -100,7 +100,9 @@ def set_criterion(
     """Mask2Former-style loss of one depth, averaged over the batch.
 
     ``mask_pred`` (B, Q, h, w) logits at the target's size; ``logits`` (B, Q, K+1)
-    (last = no object); ``target`` (B, h, w) class ids in [0, K) or ``ignore_index``.
+    (last = no object); ``target`` (B, h, w) class ids in [0, K] or ``ignore_index``;
+    id K marks a "no object" segment (the background, when it has no text): its
+    matched query learns the mask and the "no object" class.
     ``weights`` = (class, BCE, Dice), Mask2Former's values. Book: ch06, section
     "Training on MVK-mini".
     """
@@ -112,9 +114,9 @@ def set_criterion(
         t = target[b].flatten()  # (P,)
         valid = (t != ignore_index).to(mask_pred.dtype)  # (P,)
         classes = [k for k in t.unique().tolist() if k != ignore_index]
-        if not 0 <= min(classes + [0]) <= max(classes + [0]) < num_classes:
+        if not 0 <= min(classes + [0]) <= max(classes + [0]) <= num_classes:
             raise ValueError(
-                f"target: class ids must be in [0, {num_classes}) or {ignore_index}"
+                f"target: class ids must be in [0, {num_classes}] or {ignore_index}"
             )
         mask = mask_pred[b].flatten(1)  # (Q, P)
         gt = (

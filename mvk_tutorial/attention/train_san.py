@@ -145,18 +145,24 @@ def load_frames(root: Path, split: str, every: int, selected_only: bool = False)
 
 
 def training_labels(
-    labels: Tensor, classes: list[str], held_out: str
+    labels: Tensor, classes: list[str], held_out: str, void_background: bool = False
 ) -> tuple[Tensor, list[str]]:
     """Remap class ids to the training classes; the held-out class becomes 255 (ignored).
+
+    With ``void_background`` the background has no text: it becomes id K (the "no
+    object" class) and the training names are the animals only.
 
     Book: ch06, section "Training on MVK-mini".
     """
     if held_out not in classes or held_out == "background":
         raise ValueError(f"held_out: expected an animal class name, got {held_out!r}")
-    train_names = [c for c in classes if c != held_out]
+    drop = {held_out, "background"} if void_background else {held_out}
+    train_names = [c for c in classes if c not in drop]
     lut = torch.full((256,), 255, dtype=torch.uint8)
     for i, c in enumerate(classes):
-        if c != held_out:
+        if c == "background" and void_background:
+            lut[i] = len(train_names)
+        elif c != held_out:
             lut[i] = train_names.index(c)
     return lut[labels.long()], train_names
 
@@ -324,8 +330,12 @@ def predict_san(
     logit_scale: float,
     void_logit: Tensor | float,
     batch_size: int = 32,
+    void_background: bool = False,
 ) -> Tensor:
     """Class id per pixel (N, H, W) from SAN's proposals and their CLIP classes.
+
+    Ids index the rows of ``text_emb``; with ``void_background`` the id K (one past
+    the texts) is the "no object" score, used as the background.
 
     Book: ch06, section "From proposals to a segmentation".
     """
@@ -335,10 +345,30 @@ def predict_san(
         x = normalize_images(images[s : s + batch_size])
         mask, emb = model(x)
         sem = semantic_logits(
-            mask, emb, text_emb, logit_scale, x.shape[-2:], void_logit
+            mask, emb, text_emb, logit_scale, x.shape[-2:], void_logit, void_background
         )
         out.append(sem.argmax(1))  # (B, H, W)
     return torch.cat(out)
+
+
+def segment(model: SAN, images: Tensor, bundle, extras: dict, classes: list[str]):
+    """Class ids (N, H, W) indexing ``classes`` (``classes[0]`` = background).
+
+    Uses the background mode the model was trained with (``extras["background"]``:
+    ``"text"``, a prompt ensemble, or ``"void"``, the "no object" class).
+
+    Book: ch06, section "From proposals to a segmentation".
+    """
+    void = extras.get("background", "text") == "void"
+    names = classes[1:] if void else classes
+    text = text_embeddings(bundle, names)
+    pred = predict_san(
+        model, images, text, extras["logit_scale"], extras["void_logit"],
+        void_background=void,
+    )
+    if void:  # texts are classes[1:], channel K is the background
+        pred = torch.where(pred == len(names), 0, pred + 1)
+    return pred
 
 
 @torch.no_grad()
@@ -426,14 +456,16 @@ def load_san_tiny(path: str | Path = WEIGHTS) -> tuple[SAN, dict]:
         raise ValueError(
             f"{path}: weights do not fit the tiny SAN ({unexpected or missing})"
         )
-    return model, dict(void_logit=void, logit_scale=scale, clip=bundle, meta=meta)
+    return model, dict(
+        void_logit=void, logit_scale=scale, clip=bundle, meta=meta,
+        background=meta.get("background", "text"),
+    )
 
 
 def evaluate_san(
     model: SAN,
     bundle,
-    void_logit,
-    logit_scale: float,
+    extras: dict,
     images: Tensor,
     labels: Tensor,
     classes: list[str],
@@ -442,15 +474,15 @@ def evaluate_san(
     """mIoU of SAN and of CLIP alone on (unseen) frames, all class names given.
 
     Returns per-class IoU tables, the mean over the seen classes (background
-    included), and the held-out class's IoU.
+    included), and the held-out class's IoU. CLIP alone names the background with
+    the prompt ensemble (it has no "no object" class).
 
     Book: ch06, section "What SAN adds: the numbers".
     """
-    text_all = text_embeddings(bundle, classes)
     out = {}
     for name, pred in (
-        ("san", predict_san(model, images, text_all, logit_scale, void_logit)),
-        ("clip_alone", predict_clip_alone(model, images, text_all)),
+        ("san", segment(model, images, bundle, extras, classes)),
+        ("clip_alone", predict_clip_alone(model, images, text_embeddings(bundle, classes))),
     ):
         table = iou_table(pred, labels.long(), classes)
         seen = [v for k, v in table.items() if k != held_out and v is not None]
