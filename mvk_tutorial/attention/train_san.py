@@ -363,7 +363,11 @@ def segment(model: SAN, images: Tensor, bundle, extras: dict, classes: list[str]
     names = classes[1:] if void else classes
     text = text_embeddings(bundle, names)
     pred = predict_san(
-        model, images, text, extras["logit_scale"], extras["void_logit"],
+        model,
+        images,
+        text,
+        extras["logit_scale"],
+        extras["void_logit"],
         void_background=void,
     )
     if void:  # texts are classes[1:], channel K is the background
@@ -457,7 +461,10 @@ def load_san_tiny(path: str | Path = WEIGHTS) -> tuple[SAN, dict]:
             f"{path}: weights do not fit the tiny SAN ({unexpected or missing})"
         )
     return model, dict(
-        void_logit=void, logit_scale=scale, clip=bundle, meta=meta,
+        void_logit=void,
+        logit_scale=scale,
+        clip=bundle,
+        meta=meta,
         background=meta.get("background", "text"),
     )
 
@@ -482,7 +489,10 @@ def evaluate_san(
     out = {}
     for name, pred in (
         ("san", segment(model, images, bundle, extras, classes)),
-        ("clip_alone", predict_clip_alone(model, images, text_embeddings(bundle, classes))),
+        (
+            "clip_alone",
+            predict_clip_alone(model, images, text_embeddings(bundle, classes)),
+        ),
     ):
         table = iou_table(pred, labels.long(), classes)
         seen = [v for k, v in table.items() if k != held_out and v is not None]

@@ -8,7 +8,7 @@ from open_clip.transformer import VisionTransformer
 
 from mvk_tutorial.attention.san import class_logits, san_from_clip
 from mvk_tutorial.attention.san_loss import linear_assignment, set_criterion
-from mvk_tutorial.attention.train_san import train_san, trainable_state
+from mvk_tutorial.attention.train_san import train_san, trainable_state, training_labels
 
 SIDE = dict(img_size=(32, 48), patch_size=8, embed_dim=16, depth=2, num_heads=2)
 BIAS = dict(
@@ -155,3 +155,43 @@ def test_criterion_rejects_bad_class_ids():
     target = torch.full((1, 8, 8), 7)
     with pytest.raises(ValueError, match="class ids"):
         set_criterion(mask, logits, target, num_classes=3)
+
+
+def test_void_background_labels_and_loss():
+    classes = ["background", "cat", "dog", "eel"]
+    lab = torch.tensor([[[0, 1], [2, 3]]], dtype=torch.uint8)
+    y, names = training_labels(lab, classes, "dog", void_background=True)
+    assert names == ["cat", "eel"]  # no background text
+    assert y.tolist() == [[[2, 0], [255, 1]]]  # background -> K = 2, "no object"
+    # a query matched to the background segment is taught "no object" and the mask
+    mask = torch.full((1, 3, 2, 2), -5.0)
+    mask[0, 0] = torch.tensor([[5.0, -5.0], [-5.0, -5.0]])  # query 0 = background pixel
+    mask[0, 1] = torch.tensor([[-5.0, 5.0], [-5.0, -5.0]])  # query 1 = cat
+    mask[0, 2] = torch.tensor([[-5.0, -5.0], [-5.0, 5.0]])  # query 2 = eel
+    good = torch.tensor([[[0.0, 0.0, 9.0], [9.0, 0.0, 0.0], [0.0, 9.0, 0.0]]])
+    bad = torch.tensor([[[9.0, 0.0, 0.0], [0.0, 0.0, 9.0], [0.0, 9.0, 0.0]]])
+    assert set_criterion(mask, good[None][0], y.long(), 2) < set_criterion(
+        mask, bad[None][0], y.long(), 2
+    )
+
+
+def test_segment_maps_no_object_to_background():
+    from mvk_tutorial.attention.train_san import segment
+
+    class Texts:  # a stand-in text encoder: one fixed direction per prompt
+        def encode_text(self, prompts, normalize=True):
+            g = torch.Generator().manual_seed(len(prompts[0]))
+            return torch.nn.functional.normalize(
+                torch.randn(len(prompts), 8, generator=g), dim=-1
+            )
+
+    model = _model().eval()
+    _, images, _ = _data()
+    extras = dict(void_logit=torch.tensor(50.0), logit_scale=1.0, background="void")
+    pred = segment(model, images[:2], Texts(), extras, ["background", "cat", "dog"])
+    assert pred.shape == (2, 32, 48) and pred.unique().tolist() == [
+        0
+    ]  # all "no object"
+    extras["void_logit"] = torch.tensor(-50.0)
+    pred = segment(model, images[:2], Texts(), extras, ["background", "cat", "dog"])
+    assert 0 not in pred.unique().tolist()  # never background without "no object"
