@@ -1,7 +1,7 @@
 """``mvk train san``: train the tiny SAN on MVK-mini and write its weights and sidecar.
 
     mvk train san [--steps 600] [--batch-size 16] [--lr 1e-3] [--seed 0] [--threads 1]
-                  [--held-out jellyfish] [--background void] [--frame-every 4]
+                  [--held-out jellyfish] [--background text] [--frame-every 4]
                   [--checkpoint PATH] [--out PATH]
 
 Book: ch06, section "Training on MVK-mini".
@@ -19,9 +19,10 @@ def _command(args) -> str:
     cmd = (
         f"mvk train san --steps {args.steps} --batch-size {args.batch_size} "
         f"--lr {args.lr} --seed {args.seed} --threads {args.threads} "
-        f"--held-out {shlex.quote(args.held_out)} --frame-every {args.frame_every} "
-        f"--background {args.background}"
+        f"--held-out {shlex.quote(args.held_out)} --frame-every {args.frame_every}"
     )
+    if args.background != "text":  # the default needs no flag
+        cmd += f" --background {args.background}"
     if Path(args.out).resolve() != DEFAULT_OUT:
         cmd += f" --out {shlex.quote(str(args.out))}"
     return cmd
@@ -196,7 +197,7 @@ def register(groups) -> None:
     p.add_argument(
         "--background",
         choices=("void", "text"),
-        default="void",
+        default="text",
         help="background as SAN's 'no object' class (void) or a prompt ensemble (text)",
     )
     p.add_argument(
