@@ -13,6 +13,9 @@ from mvk_tutorial.checks.deaot import window_attention
 from mvk_tutorial.checks.mvk import fixed_rate, word_share
 from mvk_tutorial.checks.vos import boundary_map, iou
 from mvk_tutorial.checks.retrieval import cosine_ranking, rank_without_sorting
+from mvk_tutorial.checks.variants import bilinear_sample, shift_mask, window_partition
+from mvk_tutorial.checks.slide import local_attention_unfold, merge_depthwise
+from mvk_tutorial.checks.avit import halting_recursion
 from mvk_tutorial.checks.san import sos_attention_mask
 
 __all__ = ["Case", "case", "check_function", "softmax",
@@ -21,4 +24,6 @@ __all__ = ["Case", "case", "check_function", "softmax",
            "cosine_ranking", "rank_without_sorting",
            "fixed_rate", "word_share",
            "window_attention",
+           "bilinear_sample", "shift_mask", "window_partition",
+           "local_attention_unfold", "merge_depthwise", "halting_recursion",
            "sos_attention_mask"]

@@ -1,12 +1,12 @@
 """Small helpers used across the book: device, seeds, timing, atomic files.
 
+Names are imported on first use (see :mod:`mvk_tutorial.utils.lazy`): the file helpers
+need no torch, the others do.
+
 Book: ch00 "How to use this book".
 """
 
-from mvk_tutorial.utils.bench import BenchResult, benchmark, format_table
-from mvk_tutorial.utils.device import get_device
-from mvk_tutorial.utils.files import atomic_write, atomic_path
-from mvk_tutorial.utils.seed import seed_everything
+from mvk_tutorial.utils.lazy import lazy_exports
 
 __all__ = [
     "BenchResult",
@@ -17,3 +17,15 @@ __all__ = [
     "get_device",
     "seed_everything",
 ]
+__getattr__, __dir__ = lazy_exports(
+    __name__,
+    {
+        "BenchResult": "mvk_tutorial.utils.bench",
+        "benchmark": "mvk_tutorial.utils.bench",
+        "format_table": "mvk_tutorial.utils.bench",
+        "get_device": "mvk_tutorial.utils.device",
+        "atomic_path": "mvk_tutorial.utils.files",
+        "atomic_write": "mvk_tutorial.utils.files",
+        "seed_everything": "mvk_tutorial.utils.seed",
+    },
+)
