@@ -37,6 +37,7 @@ COMMAND_MODULES = (
     "mvk_tutorial.attention.cli",
     "mvk_tutorial.attention.cli_variants",
     "mvk_tutorial.attention.cli_avit",
+    "mvk_tutorial.attention.cli_san",
     "mvk_tutorial.vos.cli",
     "mvk_tutorial.retrieval.cli",
 )

@@ -16,6 +16,7 @@ from mvk_tutorial.checks.retrieval import cosine_ranking, rank_without_sorting
 from mvk_tutorial.checks.variants import bilinear_sample, shift_mask, window_partition
 from mvk_tutorial.checks.slide import local_attention_unfold, merge_depthwise
 from mvk_tutorial.checks.avit import halting_recursion
+from mvk_tutorial.checks.san import sos_attention_mask
 
 __all__ = ["Case", "case", "check_function", "softmax",
            "causal_mask", "merge_heads", "padding_mask", "patchify", "sdpa", "split_heads",
@@ -24,4 +25,5 @@ __all__ = ["Case", "case", "check_function", "softmax",
            "fixed_rate", "word_share",
            "window_attention",
            "bilinear_sample", "shift_mask", "window_partition",
-           "local_attention_unfold", "merge_depthwise", "halting_recursion"]
+           "local_attention_unfold", "merge_depthwise", "halting_recursion",
+           "sos_attention_mask"]
