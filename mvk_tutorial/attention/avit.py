@@ -28,7 +28,7 @@ import torch
 from torch import Tensor, nn
 
 from mvk_tutorial.attention.vit import ViTConfig, VisionTransformer
-from mvk_tutorial.attention.avit_halting import halting_score, halting_step
+from mvk_tutorial.attention.avit_halting import halting_score, halting_step  # noqa: F401 (re-exported)
 from mvk_tutorial.attention.avit_paths import run_gather, run_mask
 
 

@@ -31,6 +31,9 @@ from torch import Tensor
 from mvk_tutorial.attention.san import SAN, class_logits, san_from_clip, semantic_logits
 from mvk_tutorial.attention.san_loss import set_criterion
 from mvk_tutorial.utils import atomic_path
+from mvk_tutorial.mvk.scene import ANIMALS
+from mvk_tutorial.mvk.synthetic import load_frame_labels, read_mask
+from mvk_tutorial.retrieval.clip import TINY_CLIP_WEIGHTS, load_clip
 
 WEIGHTS = Path(__file__).resolve().parents[1] / "weights" / "san_tiny_mvk.pt"
 HELD_OUT = "jellyfish"
@@ -79,7 +82,6 @@ def class_texts(names: list[str]) -> list[list[str]]:
 
     Book: ch06, section "From proposals to a segmentation".
     """
-    from mvk_tutorial.mvk.scene import ANIMALS
 
     colour = {a.name: a.colour for a in ANIMALS}
     out = []
@@ -123,7 +125,6 @@ def load_frames(root: Path, split: str, every: int, selected_only: bool = False)
     """
     import cv2
 
-    from mvk_tutorial.mvk.synthetic import load_frame_labels, read_mask
 
     df = load_frame_labels(root)
     df = df[df["split"] == split]
@@ -436,7 +437,6 @@ def load_san_tiny(path: str | Path = WEIGHTS) -> tuple[SAN, dict]:
     import json
     import warnings
 
-    from mvk_tutorial.retrieval.clip import TINY_CLIP_WEIGHTS, load_clip
 
     path = Path(path)
     if not path.is_file():

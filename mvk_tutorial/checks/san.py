@@ -7,6 +7,7 @@ import copy
 import torch
 
 from mvk_tutorial.checks.core import _compare, case, seeded
+from mvk_tutorial.attention.san_clip import sos_attention_mask as ref_sos_attention_mask
 
 HINT = (
     "the sequence is [SOS x Q, CLS, L patches]. Start from zeros of shape (B, heads, "
@@ -18,9 +19,8 @@ HINT = (
 
 
 def _reference(attn_bias: torch.Tensor) -> torch.Tensor:
-    from mvk_tutorial.attention.san_clip import sos_attention_mask
 
-    return sos_attention_mask(attn_bias, attn_bias.shape[2])
+    return ref_sos_attention_mask(attn_bias, attn_bias.shape[2])
 
 
 def _cases():

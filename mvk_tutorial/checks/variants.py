@@ -17,9 +17,9 @@ from __future__ import annotations
 import torch
 
 from mvk_tutorial.checks.core import case, check_function, seeded
-from mvk_tutorial.attention.swin import window_partition as ref
-from mvk_tutorial.attention.swin import shift_mask as ref
-from mvk_tutorial.attention.deform_conv import bilinear_sample as ref
+from mvk_tutorial.attention.deform_conv import bilinear_sample as ref_bilinear_sample
+from mvk_tutorial.attention.swin import shift_mask as ref_shift_mask
+from mvk_tutorial.attention.swin import window_partition as ref_window_partition
 
 
 def _guarded(name: str, fn, hint: str):
@@ -53,7 +53,7 @@ def window_partition(candidate) -> None:
         case("2 images 6x9 (H != W), M = 3", torch.randn(2, 6, 9, 5, generator=g), 3),
         case("3 images 8x4, M = 4", torch.randn(3, 8, 4, 2, generator=g), 4),
     ]
-    check_function("window_partition", _guarded("window_partition", candidate, hint), ref,
+    check_function("window_partition", _guarded("window_partition", candidate, hint), ref_window_partition,
                    cases, hint, atol=0, rtol=0)
 
 
@@ -71,7 +71,7 @@ def shift_mask(candidate) -> None:
     ]
 
     def reference(H, W, M, s):
-        return ref(H, W, M, s, dtype=torch.float32)
+        return ref_shift_mask(H, W, M, s, dtype=torch.float32)
 
     def as_float(*args):
         out = _guarded("shift_mask", candidate, hint)(*args)
@@ -100,5 +100,5 @@ def bilinear_sample(candidate) -> None:
         case("points inside the image", img, inside_y, inside_x),
         case("points near and beyond the border (zeros outside)", img, out_y, out_x),
     ]
-    check_function("bilinear_sample", _guarded("bilinear_sample", candidate, hint), ref,
+    check_function("bilinear_sample", _guarded("bilinear_sample", candidate, hint), ref_bilinear_sample,
                    cases, hint, atol=1e-10, rtol=0)
