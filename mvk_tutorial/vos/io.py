@@ -11,7 +11,7 @@ One module for what both ``mvk_tutorial.vos`` (readers, segmentation, evaluation
 - :func:`output_path`: where a predicted mask of (sequence, frame) goes. Every writer of
   results calls it, so that checks on sequence and frame names live in one place.
 
-Book: ch07 "Video object segmentation: task, data, metrics" (section "The data").
+Book: ch07, section "The data".
 """
 
 from __future__ import annotations
@@ -59,7 +59,7 @@ def read_mask(path: str | os.PathLike) -> np.ndarray:
     (``L``) and binary (``1``) PNGs are accepted as well. RGB PNGs are refused: their
     colours are not ids (save predictions with :func:`write_mask`).
 
-    Book: ch07 "Video object segmentation: task, data, metrics".
+    Book: ch07, section "The data".
     """
     path = Path(path)
     if not path.is_file():
@@ -86,7 +86,7 @@ def write_mask(path: str | os.PathLike, mask: np.ndarray) -> Path:
     :func:`read_mask` (or the official toolkit's ``np.array(Image.open(p))``) reads the
     ids back. Parent folders are created. Returns the path.
 
-    Book: ch07 "Video object segmentation: task, data, metrics".
+    Book: ch07, section "The data".
     """
     path = Path(path)
     mask = np.asarray(mask)
@@ -111,7 +111,7 @@ def write_mask(path: str | os.PathLike, mask: np.ndarray) -> Path:
 def read_frame(path: str | os.PathLike) -> np.ndarray:
     """Read a video frame (JPEG or PNG) as an ``(H, W, 3) uint8`` RGB array.
 
-    Book: ch07 "Video object segmentation: task, data, metrics".
+    Book: ch07, section "The data".
     """
     path = Path(path)
     if not path.is_file():
@@ -125,7 +125,7 @@ def read_frame(path: str | os.PathLike) -> np.ndarray:
 def davis_palette() -> list[int]:
     """:data:`DAVIS_PALETTE` flattened: 768 ints (R, G, B of id 0, then id 1, ...).
 
-    Book: ch07 "Video object segmentation: task, data, metrics".
+    Book: ch07, section "The data".
     """
     return DAVIS_PALETTE.reshape(-1).tolist()
 
@@ -136,7 +136,7 @@ def list_images(folder: str | os.PathLike, what: str = "frames") -> list[Path]:
     Raises FileNotFoundError naming ``what`` (e.g. ``--frames``) when the folder is absent
     or holds no image.
 
-    Book: ch07 "Video object segmentation: task, data, metrics".
+    Book: ch07, section "The data".
     """
     folder = Path(folder)
     if not folder.is_dir():
@@ -155,7 +155,7 @@ def output_path(
     YouTube-VOS ``Annotations/`` layout), or ``out_dir/<frame_name>.png`` when
     ``seq_name`` is None (one video).
 
-    Book: ch07 "Video object segmentation: task, data, metrics".
+    Book: ch07, section "The data".
     """
     out_dir = Path(out_dir)
     folder = out_dir if seq_name is None else out_dir / seq_name

@@ -6,7 +6,7 @@ This package holds the network only (model, GPM, attention, encoders, decoder, i
 configs, checkpoint). Inference (memory, objects, preprocessing, engine, session) lives in
 ``mvk_tutorial.vos.inference``; its main names are re-exported here, lazily, for the
 old imports (``from mvk_tutorial.vos.deaot import DeAOTEngine, segment_video``).
-Book: ch08 "Memory-based VOS and DeAOT".
+Book: ch08, section "The engine: memory over time".
 """
 
 from mvk_tutorial.vos.deaot.checkpoint import load_official_checkpoint

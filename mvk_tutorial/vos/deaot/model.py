@@ -96,7 +96,7 @@ class DeAOT(nn.Module):
         ``LayerMemory`` per layer. Returns (tokens (h*w, B, 512) for ``decode``, this
         frame's per-layer K, V and ID-branch inputs, for ``encode_memory``).
 
-        Book: ch08 "Memory-based VOS and DeAOT".
+        Book: ch08, section "Shapes through the network".
         """
         if long_term is None or short_term is None:
             raise ValueError("match_memory: long_term and short_term memory are needed")
@@ -116,7 +116,7 @@ class DeAOT(nn.Module):
         attends to itself with its own ID values, computed once per layer and reused).
         Returns one ``LayerMemory(K, V = cat[visual V, ID V])`` per layer.
 
-        Book: ch08 "Memory-based VOS and DeAOT".
+        Book: ch08, section "Shapes through the network".
         """
         id_emb = self.id_embedding(mask, num_objects)  # (h*w, B, 256)
         if frame and isinstance(frame[0], LayerMemory):

@@ -2,7 +2,7 @@
 (``session.py``: the session API and ``segment_video``; ``transforms.py``: the official
 preprocessing). This module keeps the old import path working.
 
-Book: ch08 "Memory-based VOS and DeAOT" (section "Segmenting a video").
+Book: ch08, section "The engine: memory over time".
 """
 
 from mvk_tutorial.vos.inference.session import (

@@ -10,7 +10,7 @@
 - ``session``: ``init_state`` / ``add_mask`` (any frame) / ``propagate`` (a generator),
   flip test-time augmentation over two states, and ``segment_video``.
 
-Book: ch08 "Memory-based VOS and DeAOT" (section "Inference").
+Book: ch08, section "The engine: memory over time".
 """
 
 from mvk_tutorial.vos.inference.engine import DeAOTEngine, soft_aggregation

@@ -17,7 +17,7 @@ model's few calls per frame (official ``DeAOTInferEngine`` over ``DeAOTEngine``s
 Slots are the contiguous ids 1..n of ``objects.ObjectManager`` (the engine never sees
 the user's ids). Official code: yoxu515/aot-benchmark ``networks/engines/``.
 
-Book: ch08 "Memory-based VOS and DeAOT" (section "Inference").
+Book: ch08, section "The engine: memory over time".
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ def soft_aggregation(logits: list[torch.Tensor]) -> torch.Tensor:
     """Merge groups' logits (B, 1 + n_g, H, W) into (B, 1 + sum n_g, H, W).
 
     bg = prod_g p_g(bg); fg = cat_g p_g(fg); clamp to [1e-5, 1 - 1e-5]; logit.
-    Book: ch08 "Memory-based VOS and DeAOT".
+    Book: ch08, section "The engine: memory over time".
     """
     if len(logits) == 1:
         return logits[0]
@@ -66,7 +66,7 @@ class DeAOTEngine:
         max_long_term: at most this many frames in long-term memory (reference frames
             included, never dropped); None = unbounded, as the official engine.
 
-    Book: ch08 "Memory-based VOS and DeAOT" (section "Inference").
+    Book: ch08, section "The engine: memory over time".
     """
 
     def __init__(

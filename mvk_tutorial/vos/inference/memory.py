@@ -15,7 +15,7 @@ frame is dropped first, reference frames are always kept (the official
 ``TEST_LONG_TERM_MEM_MAX`` works the same way). Without the cap, memory grows by one
 frame every ``long_term_gap`` frames, and so does the cost of the long-term attention.
 
-Book: ch08 "Memory-based VOS and DeAOT" (section "Inference").
+Book: ch08, section "The engine: memory over time".
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ class MemoryBank:
         max_long_term: at most this many frames in long-term memory (reference frames
             included and never dropped); None = unbounded, as the official default.
 
-    Book: ch08 "Memory-based VOS and DeAOT".
+    Book: ch08, section "The engine: memory over time".
     """
 
     def __init__(

@@ -7,7 +7,7 @@ contiguous (YouTube-VOS uses ids such as 1 and 5) and objects may join at any fr
 the manager only ever appends slots, so the slots of the objects already tracked never
 move. Cutie's ``ObjectManager`` plays the same role.
 
-Book: ch08 "Memory-based VOS and DeAOT" (section "Inference").
+Book: ch08, section "The engine: memory over time".
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ class ObjectManager:
     Args:
         max_obj_num: objects per group (the model's ``max_obj_num``, 10).
 
-    Book: ch08 "Memory-based VOS and DeAOT".
+    Book: ch08, section "The engine: memory over time".
     """
 
     def __init__(self, max_obj_num: int = 10):

@@ -19,7 +19,7 @@ their probabilities are averaged for the output, and each state keeps feeding ba
 own label (as the official evaluator, whose engines each update with their own
 arg-max). ``segment_video`` and ``mvk vos segment`` are short loops over this API.
 
-Book: ch08 "Memory-based VOS and DeAOT" (section "Segmenting a video").
+Book: ch08, section "The engine: memory over time".
 """
 
 from __future__ import annotations
@@ -47,10 +47,10 @@ from mvk_tutorial.vos.io import VOID_ID, list_images, read_frame, read_mask
 class InferenceState:
     """One video being segmented: its frames, the masks given, objects, and memory.
 
-    Book: ch08 "Memory-based VOS and DeAOT".
+    Book: ch08, section "The engine: memory over time".
     """
 
-    frames: list  # (H, W, 3) uint8 RGB arrays or image paths
+    frames: Sequence  # (H, W, 3) uint8 RGB arrays or image paths (read when needed)
     names: list[str]  # frame names (file stems, or 00000, 00001, ...)
     image_size: tuple[int, int]  # (H, W) of the video
     input_size: tuple[int, int]  # (h, w) of the network input
@@ -71,7 +71,7 @@ class FlipState:
     """Flip test-time augmentation: a plain and a mirrored state of the same video,
     sharing their objects and masks.
 
-    Book: ch08 "Memory-based VOS and DeAOT".
+    Book: ch08, section "The engine: memory over time".
     """
 
     states: tuple[InferenceState, InferenceState]
@@ -103,7 +103,7 @@ class VOSSession:
         flip: flip test-time augmentation (two states).
         amp: float16 autocast (CUDA only).
 
-    Book: ch08 "Memory-based VOS and DeAOT" (section "Segmenting a video").
+    Book: ch08, section "The engine: memory over time".
     """
 
     def __init__(
@@ -130,14 +130,15 @@ class VOSSession:
         if isinstance(frames, (str, os.PathLike)):
             paths = list_images(frames, "frames")
             frames, names = list(paths), [p.stem for p in paths]
-        else:
-            frames = list(frames)
-            if not frames:
+        else:  # a list, an array (T, H, W, 3), or any lazy sequence of frames
+            frames = frames if hasattr(frames, "__getitem__") else list(frames)
+            if len(frames) == 0:
                 raise ValueError("frames: the video has no frame")
-            names = [
-                Path(f).stem if isinstance(f, (str, os.PathLike)) else f"{i:05d}"
-                for i, f in enumerate(frames)
-            ]
+            first = frames[0]
+            if isinstance(first, (str, os.PathLike)):
+                names = [Path(f).stem for f in frames]
+            else:
+                names = [f"{i:05d}" for i in range(len(frames))]
         H, W = _as_frame(frames[0]).shape[:2]
         size = official_input_size(
             H,
@@ -289,7 +290,7 @@ def iter_segment_video(
         max_long_edge: long side limit of the input (official DAVIS: 1040).
         amp: autocast to float16 (CUDA only).
 
-    Book: ch08 "Memory-based VOS and DeAOT".
+    Book: ch08, section "The engine: memory over time".
     """
     if isinstance(first_mask, (str, os.PathLike)):
         first_mask = read_mask(first_mask)
@@ -323,7 +324,7 @@ def segment_video(
 ) -> list[np.ndarray]:
     """All masks of a video as a list of (H, W) uint8 arrays; see ``iter_segment_video``.
 
-    Book: ch08 "Memory-based VOS and DeAOT".
+    Book: ch08, section "The engine: memory over time".
     """
     return list(iter_segment_video(model, frames, first_mask, num_objects, **kwargs))
 
@@ -339,7 +340,7 @@ def segment_folder(
     """Segment the frames of a folder (sorted .jpg/.png) and write palette PNGs named like
     the frames into ``out_dir``; returns the number of frames written.
 
-    Book: ch08 "Memory-based VOS and DeAOT".
+    Book: ch08, section "The engine: memory over time".
     """
     from tqdm import tqdm
 

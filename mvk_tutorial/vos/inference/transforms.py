@@ -20,7 +20,7 @@ The official pipeline (aot-benchmark ``dataloaders/video_transforms.py``,
 Each of these choices is pinned by ``tests/vos_inference/test_transforms.py`` against
 values computed independently from the rule above.
 
-Book: ch08 "Memory-based VOS and DeAOT" (section "Segmenting a video").
+Book: ch08, section "The engine: memory over time".
 """
 
 from __future__ import annotations
@@ -49,7 +49,7 @@ def official_input_size(
     1837x2110 -> 897x1041 (the long side becomes 1040, the short one 905.4, truncated to
     905 and snapped to 897, not 913); with ``max_short_edge=624``, 1080x1920 -> 577x1041.
 
-    Book: ch08 "Memory-based VOS and DeAOT".
+    Book: ch08, section "The engine: memory over time".
     """
     if h < 1 or w < 1:
         raise ValueError(f"official_input_size: expected a positive size, got {h}x{w}")
@@ -75,7 +75,7 @@ def official_input_size(
 def resize_frame(frame: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     """(H, W, 3) uint8 RGB -> (h, w, 3) float32, bicubic (OpenCV ``INTER_CUBIC``).
 
-    Book: ch08 "Memory-based VOS and DeAOT".
+    Book: ch08, section "The engine: memory over time".
     """
     img = frame.astype(np.float32)  # the official reader returns float32 frames
     if img.shape[:2] != tuple(size):
@@ -86,7 +86,7 @@ def resize_frame(frame: np.ndarray, size: tuple[int, int]) -> np.ndarray:
 def normalise(img: np.ndarray, device=None) -> torch.Tensor:
     """(h, w, 3) float RGB in [0, 255] -> (1, 3, h, w) float32: /255, -mean, /std.
 
-    Book: ch08 "Memory-based VOS and DeAOT".
+    Book: ch08, section "The engine: memory over time".
     """
     x = torch.from_numpy(np.ascontiguousarray(img, dtype=np.float32))
     x = x.permute(2, 0, 1).div_(255.0)  # (3, h, w)
@@ -101,7 +101,7 @@ def preprocess(
     """(H, W, 3) uint8 RGB -> (1, 3, h, w) network input: bicubic resize, normalise;
     ``flip`` mirrors the resized frame (the official flip augmentation).
 
-    Book: ch08 "Memory-based VOS and DeAOT".
+    Book: ch08, section "The engine: memory over time".
     """
     x = normalise(resize_frame(frame, size), device)
     return torch.flip(x, dims=[-1]) if flip else x
@@ -110,7 +110,7 @@ def preprocess(
 def resize_label(label: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
     """(1, 1, H, W) ids -> (1, 1, h, w) long, nearest neighbour (``F.interpolate``).
 
-    Book: ch08 "Memory-based VOS and DeAOT".
+    Book: ch08, section "The engine: memory over time".
     """
     if tuple(label.shape[-2:]) == tuple(size):
         return label.long()
@@ -122,7 +122,7 @@ def upsample_logits(
 ) -> torch.Tensor:
     """(B, C, h4, w4) stride-4 logits -> (B, C, H, W), bilinear (official decode).
 
-    Book: ch08 "Memory-based VOS and DeAOT".
+    Book: ch08, section "The engine: memory over time".
     """
     return F.interpolate(
         logits, size=tuple(size), mode="bilinear", align_corners=align_corners
