@@ -165,7 +165,7 @@ def _segment_ytvos(model, args, kwargs) -> int:
         if missing:
             raise FileNotFoundError(
                 f"--ytvos-root: video {name!r}: annotated frames {missing} have no JPEG "
-                f"in {paths[0].parent if paths else ytvos.root / 'JPEGImages' / name}"
+                f"in {ytvos.images_dir / name}"
             )
         state = session.init_state(paths)
         for frame, mask in refs.items():

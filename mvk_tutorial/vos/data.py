@@ -229,7 +229,9 @@ class YouTubeVOS:
 
     ``meta.json`` gives each object's category and annotated frames; in ``valid`` an
     object's mask is given only in the frame where it first appears, which may be
-    after frame 0, and the tracker must add it there.
+    after frame 0, and the tracker must add it there. The MVK-mini ``DAVIS/`` folder
+    (``JPEGImages/480p/<video>``, ``Annotations/480p/<video>``, ``meta.json``) is read
+    as well.
 
     Book: ch07 "Video object segmentation: task, data, metrics" (YouTube-VOS).
     """
@@ -250,6 +252,13 @@ class YouTubeVOS:
             ) from None
         self.meta_path = meta_path
         self._raw = raw_videos
+        # MVK-mini writes meta.json into its DAVIS folder (JPEGImages/480p/<video>/...):
+        # read that layout too, unless "480p" is itself a video of meta.json
+        sub = "480p" if (
+            (self.root / "JPEGImages" / "480p").is_dir() and "480p" not in raw_videos
+        ) else ""
+        self.images_dir = self.root / "JPEGImages" / sub
+        self.annotations_dir = self.root / "Annotations" / sub
 
     def video_names(self) -> list[str]:
         """Video ids, sorted."""
@@ -268,7 +277,7 @@ class YouTubeVOS:
                     "lists no frames"
                 )
             objects[int(key)] = YTVOSObject(int(key), obj.get("category", ""), frames)
-        folder = self.root / "JPEGImages" / name
+        folder = self.images_dir / name
         if folder.is_dir():
             frame_names = tuple(p.stem for p in _sorted_files(folder, ".jpg"))
         else:  # no images (e.g. meta only): fall back on the annotated frames
@@ -277,12 +286,12 @@ class YouTubeVOS:
 
     def frame_paths(self, name: str) -> list[Path]:
         """Sorted JPEG frames of a video."""
-        folder = _check_dir(self.root / "JPEGImages" / name, f"video {name!r}: frames")
+        folder = _check_dir(self.images_dir / name, f"video {name!r}: frames")
         return _sorted_files(folder, ".jpg")
 
     def annotation_path(self, name: str, frame: str) -> Path:
         """Path of the annotation PNG of ``frame`` (it may not exist in ``valid``)."""
-        return self.root / "Annotations" / name / f"{frame}.png"
+        return self.annotations_dir / name / f"{frame}.png"
 
     def reference_masks(self, name: str) -> dict[str, np.ndarray]:
         """``{frame: (H, W) ids}`` for every frame where some object first appears.

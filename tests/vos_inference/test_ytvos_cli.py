@@ -141,3 +141,48 @@ def test_cli_ytvos_errors(tmp_path, checkpoint, capsys):
     assert main(["vos", "segment", "--ytvos-root", str(root), *base]) == 2
     assert "00000.png" in capsys.readouterr().err
     shutil.rmtree(root)
+
+
+def test_generator_late_objects_end_to_end(tmp_path, checkpoint, capsys):
+    """MVK-mini's own late objects (generator v6): its DAVIS folder carries a YouTube-VOS
+    meta.json; segment the videos with a late object straight from that layout."""
+    import pandas as pd
+
+    mini = ensure_mvk_mini("test")
+    objects = pd.read_csv(mini / "labels" / "objects.csv", dtype={"seq": str})
+    reader = YouTubeVOS(mini / "DAVIS", split=None)
+    for seq, rows in objects.groupby("seq"):  # reader agrees with the generator
+        late = sorted(rows.obj_id[rows.first_frame > 0])
+        assert reader.video(seq).late_objects() == late, seq
+    late_rows = objects[objects.first_frame > 0]
+    assert len(late_rows), "generator v6 should make some objects enter after frame 0"
+    seq = late_rows.seq.iloc[0]
+    root = tmp_path / "mini"  # a copy of one video, same layout
+    for kind in ("JPEGImages", "Annotations"):
+        shutil.copytree(mini / "DAVIS" / kind / "480p" / seq, root / kind / "480p" / seq)
+    meta = json.loads((mini / "DAVIS" / "meta.json").read_text())
+    (root / "meta.json").write_text(json.dumps({"videos": {seq: meta["videos"][seq]}}))
+    _, ckpt = checkpoint
+    out = tmp_path / "out"
+    assert main(["vos", "segment", "--ytvos-root", str(root), "--out", str(out),
+                 "--checkpoint", str(ckpt), "--device", "cpu"]) == 0
+    assert "(1 with objects that join" in capsys.readouterr().out
+    gt_dir = root / "Annotations" / "480p" / seq
+    frames = sorted(p.stem for p in (root / "JPEGImages" / "480p" / seq).iterdir())
+    written = sorted(p.stem for p in (out / "Annotations" / seq).iterdir())
+    assert written == frames
+    for _, row in late_rows[late_rows.seq == seq].iterrows():
+        obj, first = int(row.obj_id), int(row.first_frame)
+        for t, name in enumerate(frames):
+            pred = read_mask(out / "Annotations" / seq / f"{name}.png")
+            if t < first:
+                assert obj not in pred, (obj, t)
+            elif t == first:  # its first mask is written where it is given
+                gt = read_mask(gt_dir / f"{name}.png")
+                assert (pred[gt == obj] == obj).all()
+    gt0 = read_mask(gt_dir / f"{frames[0]}.png")
+    early = objects[(objects.seq == seq) & (objects.first_frame == 0)].obj_id
+    np.testing.assert_array_equal(
+        read_mask(out / "Annotations" / seq / f"{frames[0]}.png"),
+        np.where(np.isin(gt0, list(early)), gt0, 0),
+    )
