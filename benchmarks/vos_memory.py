@@ -20,8 +20,10 @@ the FLOPs of the long-term attention of the last frame (a multiply-add = 2 FLOPs
 When ``--frames`` is below ``--target-frames`` (1,000 by default; CPU time is the
 limit), the figures at the target length are EXTRAPOLATED, and the table says so: the
 memory bank grows by exactly one frame of keys and values per long-term frame
-(tokens x (128 + 1024) x 4 bytes x layers), and the script checks that model against
-the measured RSS growth before using it.
+(tokens x (128 + 1024) x 4 bytes x layers); the table prints that figure beside the
+measured RSS growth per long-term frame, and the extrapolation uses the larger of the
+two. With the cap, the measured RSS drift per frame once the cap is reached is carried
+on to the target length as well.
 
 Book: ch08, section "The engine: memory over time".
 """
@@ -132,6 +134,7 @@ def main() -> int:
     p.add_argument("--cap", type=int, default=10, help="max_long_term of the capped run")
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--device", default="cpu")
+    p.add_argument("--json", default=None, help="also save the raw measurements here")
     p.add_argument("--one-cap", type=int, default=None, help=argparse.SUPPRESS)
     p.add_argument("--one", action="store_true", help=argparse.SUPPRESS)
     args = p.parse_args()
@@ -149,6 +152,9 @@ def main() -> int:
         print(f"running cap={cap} ...", file=sys.stderr, flush=True)
         done = subprocess.run(cmd, capture_output=True, text=True, check=True)
         results.append(json.loads(done.stdout.strip().splitlines()[-1]))
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"args": vars(args), "results": results}, f)
 
     from mvk_tutorial.utils import format_table
 
@@ -166,8 +172,15 @@ def main() -> int:
         rs = r["rows"]
         lt = np.array([x["lt_frames"] for x in rs])
         rss = np.array([x["rss"] for x in rs], dtype=float)
-        # measured RSS growth per long-term frame (least squares over the run)
+        # measured RSS growth per long-term frame (least squares over the frames where
+        # long-term memory grows), and the drift where it no longer grows (the cap)
+        grow = lt < lt[-1]
         slope = np.polyfit(lt, rss, 1)[0] if lt.max() > lt.min() else float("nan")
+        flat = np.nonzero(~grow)[0]
+        drift = (
+            np.polyfit(flat, rss[flat], 1)[0] if len(flat) >= 10 and r["cap"] else 0.0
+        )
+        r["slope"], r["drift"] = float(slope), float(drift)
         M = lt[-1] * r["tokens"]
         flops = r["layers"] * 2 * r["tokens"] * M * (128 + 1024)
         secs = [x["s"] for x in rs[1:]]
@@ -179,6 +192,7 @@ def main() -> int:
             "peak RSS MB": round(r["rss_peak"] / MB, 1),
             "peak - start MB": round((r["rss_peak"] - r["rss_start"]) / MB, 1),
             "RSS growth MB/LT frame": round(slope / MB, 1),
+            "RSS drift at cap MB/frame": round(drift / MB, 2) if r["cap"] else "",
             "s/frame first10": round(float(np.median(secs[:10])), 2),
             "s/frame last10": round(float(np.median(secs[-10:])), 2),
             "LT attn GFLOP/frame": round(flops / 1e9, 1),
@@ -194,7 +208,11 @@ def main() -> int:
     for r in results:
         lt_end = r["rows"][-1]["lt_frames"]
         lt_T = lt_frames_at(T, gap, r["cap"])
-        peak = r["rss_peak"] + (lt_T - lt_end) * frame_bytes
+        # growth: the measured RSS per long-term frame (not below the analytic bytes);
+        # at the cap, the measured drift per frame (if positive) carried on to T
+        per_lt = max(r["slope"], frame_bytes) if np.isfinite(r["slope"]) else frame_bytes
+        peak = r["rss_peak"] + (lt_T - lt_end) * per_lt
+        peak += max(r["drift"], 0.0) * max(T - len(r["rows"]), 0)
         M = lt_T * r["tokens"]
         ext.append({
             "setting": "no cap" if r["cap"] is None else f"cap {r['cap']}",

@@ -46,7 +46,7 @@ def register(groups) -> None:
     src.add_argument(
         "--ytvos-root",
         type=Path,
-        help="a YouTube-VOS split folder (e.g. valid/: JPEGImages, Annotations, meta.json)",
+        help="a YouTube-VOS split folder (valid/: JPEGImages, Annotations, meta.json)",
     )
     src.add_argument("--year", default="2017", help="DAVIS year (2017)")
     p.add_argument(
@@ -77,6 +77,12 @@ def register(groups) -> None:
         type=int,
         default=1040,
         help="resize so that the long side is at most this (official: 1040)",
+    )
+    p.add_argument(
+        "--max-short-edge",
+        type=int,
+        default=None,
+        help="first resize so that the short side is at most this (official: off)",
     )
     p.add_argument("--device", default=None, help="cuda, mps or cpu (default: best)")
     p.add_argument("--amp", action="store_true", help="float16 autocast (CUDA)")
@@ -204,6 +210,8 @@ def run_segment(args: argparse.Namespace) -> int:
         max_long_edge=args.max_long_edge,
         amp=args.amp,
     )
+    if args.max_short_edge is not None:
+        kwargs["max_short_edge"] = args.max_short_edge
     model = _load_model(args)
     if args.davis_root is not None:
         return _segment_davis(model, args, kwargs)

@@ -28,7 +28,9 @@ def __getattr__(name: str):
     if name in _INFERENCE:
         import importlib
 
-        module = importlib.import_module(f"mvk_tutorial.vos.inference.{_INFERENCE[name]}")
+        module = importlib.import_module(
+            f"mvk_tutorial.vos.inference.{_INFERENCE[name]}"
+        )
         return getattr(module, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 

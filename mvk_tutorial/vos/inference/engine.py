@@ -116,7 +116,8 @@ class DeAOTEngine:
             )
         if not first and num_objects < self.num_objects:
             raise ValueError(
-                f"num_objects: objects cannot leave ({num_objects} < {self.num_objects})"
+                f"num_objects: objects cannot leave "
+                f"({num_objects} < {self.num_objects})"
             )
         if first:
             self.input_size = tuple(frame.shape[-2:])

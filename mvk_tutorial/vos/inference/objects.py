@@ -71,7 +71,9 @@ class ObjectManager:
         """(H, W) user ids -> (H, W) int64 slots; void (255) and unknown ids -> 0."""
         mask = np.asarray(mask)
         if mask.size and (mask.min() < 0 or mask.max() > 255):
-            raise ValueError(f"mask: ids must lie in 0..255, got {mask.min()}..{mask.max()}")
+            raise ValueError(
+                f"mask: ids must lie in 0..255, got {mask.min()}..{mask.max()}"
+            )
         return self._slot[mask.astype(np.int64)]
 
     def to_ids(self, slots: torch.Tensor | np.ndarray) -> np.ndarray:

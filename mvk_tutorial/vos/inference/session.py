@@ -125,7 +125,9 @@ class VOSSession:
 
     # ------------------------------------------------------------------ API
 
-    def init_state(self, frames: str | os.PathLike | Sequence) -> InferenceState | FlipState:
+    def init_state(
+        self, frames: str | os.PathLike | Sequence
+    ) -> InferenceState | FlipState:
         """A new state for a video: a folder of frames, image paths, or RGB arrays."""
         if isinstance(frames, (str, os.PathLike)):
             paths = list_images(frames, "frames")
@@ -240,7 +242,8 @@ class VOSSession:
         probs = []
         for v, x in zip(views, xs):
             p = torch.softmax(v.engine.propagate(x, main.image_size).float(), dim=1)
-            probs.append(torch.flip(p, dims=[-1]) if v.mirrored else p)  # (1, n+1, H, W)
+            p = torch.flip(p, dims=[-1]) if v.mirrored else p  # (1, n+1, H, W)
+            probs.append(p)
         out = torch.stack(probs).mean(0).argmax(dim=1, keepdim=True)  # (1, 1, H, W)
         own = [p.argmax(dim=1, keepdim=True) for p in probs]  # each view's own label
         if prompt is None:
@@ -276,6 +279,7 @@ def iter_segment_video(
     long_term_gap: int | None = None,
     max_long_term: int | None = None,
     max_long_edge: int | None = 1040,
+    max_short_edge: int | None = None,
     amp: bool = False,
 ) -> Iterator[np.ndarray]:
     """Yield one (H, W) uint8 mask of ids per frame (frame 0: the given mask).
@@ -288,6 +292,7 @@ def iter_segment_video(
         flip: also run a horizontally flipped copy and average the probabilities.
         long_term_gap, max_long_term: see ``DeAOTEngine``.
         max_long_edge: long side limit of the input (official DAVIS: 1040).
+        max_short_edge: short side limit, applied first (official DAVIS: None).
         amp: autocast to float16 (CUDA only).
 
     Book: ch08, section "The engine: memory over time".
@@ -305,6 +310,7 @@ def iter_segment_video(
         long_term_gap=long_term_gap,
         max_long_term=max_long_term,
         max_long_edge=max_long_edge,
+        max_short_edge=max_short_edge,
         flip=flip,
         amp=amp,
     )
@@ -349,7 +355,10 @@ def segment_folder(
     paths = list_images(frames_dir, "--frames")
     masks = iter_segment_video(model, paths, first_mask, **kwargs)
     for p, m in tqdm(
-        zip(paths, masks), total=len(paths), desc=Path(frames_dir).name, disable=not progress
+        zip(paths, masks),
+        total=len(paths),
+        desc=Path(frames_dir).name,
+        disable=not progress,
     ):
         write_mask(output_path(out_dir, None, p.stem), m)
     return len(paths)
