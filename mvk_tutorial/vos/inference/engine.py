@@ -15,7 +15,9 @@ model's few calls per frame (official ``DeAOTInferEngine`` over ``DeAOTEngine``s
    ``long_term_gap`` frames.
 
 Slots are the contiguous ids 1..n of ``objects.ObjectManager`` (the engine never sees
-the user's ids). Official code: yoxu515/aot-benchmark ``networks/engines/``.
+the user's ids). One frame counter serves all groups: a group opened mid-video (an 11th
+object joining) adds long-term frames on the same schedule as the others, where the
+official per-group engines would restart their own counter at 0 for it. Official code: yoxu515/aot-benchmark ``networks/engines/``.
 
 Book: ch08, section "The engine: memory over time".
 """
