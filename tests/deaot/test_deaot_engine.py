@@ -264,6 +264,8 @@ def test_cli_segment_davis_and_single(tmp_path, model, capsys):
                 "--checkpoint",
                 str(ckpt),
                 "--flip",
+                "--max-short-edge",
+                "40",  # 48x80 -> 40x66 -> input 33x65
                 "--device",
                 "cpu",
             ]

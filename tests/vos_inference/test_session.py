@@ -158,6 +158,13 @@ def test_flip_is_two_states_on_the_mirrored_video(model):
         torch.testing.assert_close(a.V, b.V, atol=1e-5, rtol=0)
 
 
+def test_session_input_size_limits(model):
+    video = [np.zeros((1080, 1920, 3), np.uint8)]
+    assert VOSSession(model).init_state(video).input_size == (577, 1041)
+    s = VOSSession(model, max_short_edge=624, max_long_edge=None)
+    assert s.init_state(video).input_size == (625, 1105)  # 624 x 1109.3 -> 1105
+
+
 def test_session_errors(model):
     session = VOSSession(model)
     state = session.init_state(_video(2))
