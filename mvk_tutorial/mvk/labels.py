@@ -10,40 +10,20 @@ Book: ch09 "The Marine Video Kit dataset".
 from __future__ import annotations
 
 import json
-from functools import lru_cache
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
-from PIL import Image
 
 from mvk_tutorial.mvk.scene import CLASSES
+
+# DAVIS palette masks: one implementation, shared with mvk_tutorial.vos (reader, writer)
+from mvk_tutorial.vos.io import davis_palette, read_mask
+from mvk_tutorial.vos.io import write_mask as write_palette_png
 
 CAPTIONS_CSV = "information/captions.csv"
 FRAME_LABELS_CSV = "labels/frame_labels.csv"
 OBJECTS_CSV = "labels/objects.csv"
 MANIFEST = "mvk_mini.json"
-
-
-@lru_cache(maxsize=1)
-def _palette() -> tuple[int, ...]:
-    """The DAVIS / PASCAL VOC palette: 256 RGB triples flattened (768 ints)."""
-    palette = []
-    for i in range(256):
-        r = g = b = 0
-        c = i
-        for j in range(8):
-            r |= ((c >> 0) & 1) << (7 - j)
-            g |= ((c >> 1) & 1) << (7 - j)
-            b |= ((c >> 2) & 1) << (7 - j)
-            c >>= 3
-        palette += [r, g, b]
-    return tuple(palette)
-
-
-def davis_palette() -> list[int]:
-    """The DAVIS / PASCAL VOC palette: 256 RGB triples flattened (768 ints)."""
-    return list(_palette())
 
 
 def _read_csv(
@@ -104,28 +84,6 @@ def load_objects(root: str | Path) -> pd.DataFrame:
     """One row per object of every video: ``seq, obj_id, class_name, class_id,
     first_frame, last_frame, depth`` (frames where it is visible). Book: ch07, ch09."""
     return _read_csv(root, OBJECTS_CSV, ())
-
-
-def read_mask(path: str | Path) -> np.ndarray:
-    """Read an id mask PNG (palette or grey) as (H, W) uint8 ids. Book: ch07, ch09."""
-    path = Path(path)
-    try:
-        with Image.open(path) as im:
-            if im.mode not in ("P", "L"):
-                raise ValueError(
-                    f"{path}: expected a palette (P) or grey (L) PNG, got {im.mode}"
-                )
-            return np.array(im, dtype=np.uint8)
-    except (OSError, SyntaxError) as exc:
-        raise ValueError(f"{path}: cannot read the mask PNG ({exc})") from exc
-
-
-def write_palette_png(path: str | Path, ids: np.ndarray) -> None:
-    """Write (H, W) uint8 object ids as a DAVIS palette PNG."""
-    ids = np.ascontiguousarray(ids, dtype=np.uint8)
-    im = Image.frombytes("P", (ids.shape[1], ids.shape[0]), ids.tobytes())
-    im.putpalette(davis_palette())
-    im.save(path, optimize=False)
 
 
 __all__ = [

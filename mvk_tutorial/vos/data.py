@@ -17,7 +17,8 @@ YouTube-VOS (``<root>/<split>/``)::
 
 Masks are always ``(H, W) uint8`` arrays of object ids (never RGB); frames are
 ``(H, W, 3) uint8`` RGB arrays. Predictions are written as palette PNGs with the DAVIS
-palette, atomically, so that an interrupted run never leaves a half-written file.
+palette, atomically, so that an interrupted run never leaves a half-written file
+(the readers and the writer live in ``mvk_tutorial.vos.io``; they are re-exported here).
 
 Book: ch07 "Video object segmentation: task, data, metrics" (section "The data").
 """
@@ -29,106 +30,34 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import cv2
 import numpy as np
-from PIL import Image
 
-from mvk_tutorial.utils import atomic_path
 from mvk_tutorial.utils.paths import safe_component
 
-VOID_ID = 255  # DAVIS marks pixels to ignore with 255
+# the file formats live in one module shared with mvk_tutorial.mvk; re-exported here
+from mvk_tutorial.vos.io import (  # noqa: F401
+    DAVIS_PALETTE,
+    VOID_ID,
+    read_frame,
+    read_mask,
+    write_mask,
+)
 
-
-def _voc_palette(n: int = 256) -> np.ndarray:
-    """The PASCAL VOC colour map that DAVIS uses: the bits of the id spread over RGB."""
-    palette = np.zeros((n, 3), dtype=np.uint8)
-    for i in range(n):
-        c, r, g, b = i, 0, 0, 0
-        for j in range(8):
-            r |= ((c >> 0) & 1) << (7 - j)
-            g |= ((c >> 1) & 1) << (7 - j)
-            b |= ((c >> 2) & 1) << (7 - j)
-            c >>= 3
-        palette[i] = (r, g, b)
-    return palette
-
-
-DAVIS_PALETTE: np.ndarray = _voc_palette()  # (256, 3) uint8; id 1 -> (128, 0, 0)
-
-_MASK_MODES = {"P", "L", "1"}
-
-
-# --------------------------------------------------------------------------- masks
-
-
-def read_mask(path: str | os.PathLike) -> np.ndarray:
-    """Read a mask PNG as an ``(H, W) uint8`` array of object ids.
-
-    A palette (mode ``P``) PNG gives its palette indices, which are the ids; greyscale
-    (``L``) and binary (``1``) PNGs are accepted as well. RGB PNGs are refused: their
-    colours are not ids (save predictions with :func:`write_mask`).
-
-    Book: ch07 "Video object segmentation: task, data, metrics".
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"mask {path}: no such file")
-    try:
-        with Image.open(path) as im:
-            mode = im.mode
-            if mode not in _MASK_MODES:
-                raise ValueError(
-                    f"mask {path}: expected a palette (mode P) or greyscale PNG of "
-                    f"object ids, got mode {mode} (an RGB rendering is not a mask; "
-                    "write masks with mvk_tutorial.vos.data.write_mask)"
-                )
-            arr = np.array(im)
-    except (OSError, SyntaxError) as exc:
-        raise ValueError(f"mask {path}: cannot be read as an image ({exc})") from None
-    return arr.astype(np.uint8, copy=False)
-
-
-def write_mask(path: str | os.PathLike, mask: np.ndarray) -> Path:
-    """Write an ``(H, W)`` array of ids (0..255) as a palette PNG, atomically.
-
-    The palette is :data:`DAVIS_PALETTE`, so the file shows the usual DAVIS colours and
-    :func:`read_mask` (or the official toolkit's ``np.array(Image.open(p))``) reads the
-    ids back. Parent folders are created. Returns the path.
-
-    Book: ch07 "Video object segmentation: task, data, metrics".
-    """
-    path = Path(path)
-    mask = np.asarray(mask)
-    if mask.ndim != 2:
-        raise ValueError(f"mask for {path}: expected shape (H, W), got {mask.shape}")
-    if mask.dtype == bool:
-        mask = mask.astype(np.uint8)
-    if not np.issubdtype(mask.dtype, np.integer):
-        raise ValueError(f"mask for {path}: expected integer ids, got {mask.dtype}")
-    if mask.size and (mask.min() < 0 or mask.max() > 255):
-        raise ValueError(
-            f"mask for {path}: ids must be in 0..255, got {mask.min()}..{mask.max()}"
-        )
-    mask = np.ascontiguousarray(mask, dtype=np.uint8)
-    im = Image.frombytes("P", (mask.shape[1], mask.shape[0]), mask.tobytes())
-    im.putpalette(DAVIS_PALETTE.reshape(-1).tolist())
-    with atomic_path(path) as tmp:
-        im.save(tmp, format="PNG")
-    return path
-
-
-def read_frame(path: str | os.PathLike) -> np.ndarray:
-    """Read a video frame (JPEG or PNG) as an ``(H, W, 3) uint8`` RGB array.
-
-    Book: ch07 "Video object segmentation: task, data, metrics".
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"frame {path}: no such file")
-    bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
-    if bgr is None:
-        raise ValueError(f"frame {path}: cannot be decoded as an image")
-    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)  # (H, W, 3) RGB
+__all__ = [
+    "DAVIS_PALETTE",
+    "VOID_ID",
+    "DavisSequence",
+    "YTVOSObject",
+    "YTVOSVideo",
+    "YouTubeVOS",
+    "list_annotations",
+    "list_frames",
+    "list_sequences",
+    "load_sequence",
+    "read_frame",
+    "read_mask",
+    "write_mask",
+]
 
 
 # --------------------------------------------------------------------------- DAVIS
@@ -303,7 +232,9 @@ class YouTubeVOS:
 
     ``meta.json`` gives each object's category and annotated frames; in ``valid`` an
     object's mask is given only in the frame where it first appears, which may be
-    after frame 0, and the tracker must add it there.
+    after frame 0, and the tracker must add it there. The MVK-mini ``DAVIS/`` folder
+    (``JPEGImages/480p/<video>``, ``Annotations/480p/<video>``, ``meta.json``) is read
+    as well.
 
     Book: ch07 "Video object segmentation: task, data, metrics" (YouTube-VOS).
     """
@@ -328,6 +259,13 @@ class YouTubeVOS:
             safe_component(name, meta_path, f"'videos' key {name!r}")
         self.meta_path = meta_path
         self._raw = raw_videos
+        # MVK-mini writes meta.json into its DAVIS folder (JPEGImages/480p/<video>/...):
+        # read that layout too, unless "480p" is itself a video of meta.json
+        sub = "480p" if (
+            (self.root / "JPEGImages" / "480p").is_dir() and "480p" not in raw_videos
+        ) else ""
+        self.images_dir = self.root / "JPEGImages" / sub
+        self.annotations_dir = self.root / "Annotations" / sub
 
     def video_names(self) -> list[str]:
         """Video ids, sorted."""
@@ -346,7 +284,7 @@ class YouTubeVOS:
                     "lists no frames"
                 )
             objects[int(key)] = YTVOSObject(int(key), obj.get("category", ""), frames)
-        folder = self.root / "JPEGImages" / name
+        folder = self.images_dir / name
         if folder.is_dir():
             frame_names = tuple(p.stem for p in _sorted_files(folder, ".jpg"))
         else:  # no images (e.g. meta only): fall back on the annotated frames
@@ -355,12 +293,12 @@ class YouTubeVOS:
 
     def frame_paths(self, name: str) -> list[Path]:
         """Sorted JPEG frames of a video."""
-        folder = _check_dir(self.root / "JPEGImages" / name, f"video {name!r}: frames")
+        folder = _check_dir(self.images_dir / name, f"video {name!r}: frames")
         return _sorted_files(folder, ".jpg")
 
     def annotation_path(self, name: str, frame: str) -> Path:
         """Path of the annotation PNG of ``frame`` (it may not exist in ``valid``)."""
-        return self.root / "Annotations" / name / f"{frame}.png"
+        return self.annotations_dir / name / f"{frame}.png"
 
     def reference_masks(self, name: str) -> dict[str, np.ndarray]:
         """``{frame: (H, W) ids}`` for every frame where some object first appears.

@@ -232,6 +232,14 @@ def test_cli_segment_davis_and_single(tmp_path, model, capsys):
         np.testing.assert_array_equal(read_mask(res / s / "00000.png"), gt)
         assert read_mask(res / s / "00002.png").shape == (48, 80)
     assert main(args) == 0 and "2 already done" in capsys.readouterr().out  # resume
+    # other settings on the same folder: refused (the old PNGs would be kept silently)
+    assert main(args + ["--flip"]) == 2
+    assert "flip: False -> True" in capsys.readouterr().err
+    assert main(args + ["--flip", "--redo"]) == 0  # recomputed with the new settings
+    assert "already done" not in capsys.readouterr().out
+    assert main(args) == 2  # and now the record names the flip run
+    capsys.readouterr()
+    assert main(args + ["--redo"]) == 0
     # the layout is the one ``mvk vos eval`` reads
     assert (
         main(
@@ -264,6 +272,8 @@ def test_cli_segment_davis_and_single(tmp_path, model, capsys):
                 "--checkpoint",
                 str(ckpt),
                 "--flip",
+                "--max-short-edge",
+                "40",  # 48x80 -> 40x66 -> input 33x65
                 "--device",
                 "cpu",
             ]

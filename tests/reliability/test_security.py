@@ -131,3 +131,12 @@ def test_official_checkpoint_layout_loads_with_weights_only(tmp_path):
     dst = load_official_checkpoint(build_deaot("deaot-t"), ckpt)
     for (k, a), (_, b) in zip(src.state_dict().items(), dst.state_dict().items()):
         assert torch.equal(a, b), k
+
+
+@pytest.mark.parametrize("seq, frame", [("../evil", "00000"), ("ok", "../00000"), ("a/b", "1")])
+def test_output_path_refuses_names_that_leave_the_output_folder(tmp_path, seq, frame):
+    from mvk_tutorial.vos.io import output_path
+
+    with pytest.raises(ValueError, match="name"):
+        output_path(tmp_path, seq, frame)
+    assert output_path(tmp_path, "seq", "00001") == tmp_path / "seq" / "00001.png"

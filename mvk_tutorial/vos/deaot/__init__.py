@@ -1,11 +1,16 @@
-"""DeAOT (Yang & Yang, NeurIPS 2022): model, engine, official checkpoints, segmentation.
+"""DeAOT (Yang & Yang, NeurIPS 2022): the network and its official checkpoints.
 
 "Decoupling Features in Hierarchical Propagation for Video Object Segmentation",
 https://arxiv.org/abs/2210.09782; official code https://github.com/yoxu515/aot-benchmark.
-Book: ch08 "Memory-based VOS and DeAOT".
 
-Names are imported on first use (:mod:`mvk_tutorial.utils.lazy`), so that the
-``mvk`` command starts without torch.
+This package holds the network only (model, GPM, attention, encoders, decoder, identity,
+configs, checkpoint). Inference (memory, objects, preprocessing, engine, session) lives in
+``mvk_tutorial.vos.inference``; its main names are re-exported here for the old imports
+(``from mvk_tutorial.vos.deaot import DeAOTEngine, segment_video``). All names are
+imported on first use (:mod:`mvk_tutorial.utils.lazy`), so that the ``mvk`` command
+starts without torch and there is no import cycle with ``vos.inference``.
+
+Book: ch08, section "The engine: memory over time".
 """
 
 from mvk_tutorial.utils.lazy import lazy_exports
@@ -20,6 +25,7 @@ __all__ = [
     "iter_segment_video",
     "load_official_checkpoint",
     "official_input_size",
+    "segment_folder",
     "segment_video",
     "soft_aggregation",
 ]
@@ -30,12 +36,13 @@ __getattr__, __dir__ = lazy_exports(
         "CONFIGS": "mvk_tutorial.vos.deaot.configs",
         "DeAOTConfig": "mvk_tutorial.vos.deaot.configs",
         "get_config": "mvk_tutorial.vos.deaot.configs",
-        "DeAOTEngine": "mvk_tutorial.vos.deaot.engine",
-        "soft_aggregation": "mvk_tutorial.vos.deaot.engine",
         "DeAOT": "mvk_tutorial.vos.deaot.model",
         "build_deaot": "mvk_tutorial.vos.deaot.model",
-        "iter_segment_video": "mvk_tutorial.vos.deaot.segment",
-        "official_input_size": "mvk_tutorial.vos.deaot.segment",
-        "segment_video": "mvk_tutorial.vos.deaot.segment",
+        "DeAOTEngine": "mvk_tutorial.vos.inference.engine",
+        "soft_aggregation": "mvk_tutorial.vos.inference.engine",
+        "iter_segment_video": "mvk_tutorial.vos.inference.session",
+        "segment_video": "mvk_tutorial.vos.inference.session",
+        "segment_folder": "mvk_tutorial.vos.inference.session",
+        "official_input_size": "mvk_tutorial.vos.inference.transforms",
     },
 )

@@ -28,11 +28,14 @@ class LayerMemory:
     ``K`` (N, B, 128) visual keys; ``V`` (N, B, 1024) = cat[visual V (512), ID V (512)]
     once the frame's mask is known. ``id_input`` is the normalised ID-branch input of
     that layer (None in layer 0), needed to fuse the ID values when the mask arrives.
+    ``id_value`` (N, B, 512): the ID values, set only by a pass with the frame's own ID
+    embedding (a reference frame), where the layer computes them anyway.
     """
 
     K: torch.Tensor
     V: torch.Tensor
     id_input: torch.Tensor | None = None
+    id_value: torch.Tensor | None = None
 
 
 class GroupNorm1D(nn.Module):
@@ -125,9 +128,10 @@ class GatedPropagationModule(nn.Module):
             id_input = self.id_norm1(tgt_id)
             gate = F.silu(torch.cat([U, self.linear_ID_U(id_input)], dim=-1))
         frame = LayerMemory(Q, V, id_input)
-        if id_emb is not None:
+        if id_emb is not None:  # the frame is its own memory; ID values fused once
+            frame.id_value = self.fuse_id_value(id_input, id_emb)  # (N, B, 512)
             long_term = short_term = LayerMemory(
-                Q, torch.cat([V, self.fuse_id_value(id_input, id_emb)], dim=-1)
+                Q, torch.cat([V, frame.id_value], dim=-1)
             )
         out = self.long_term_attn(Q, long_term.K, long_term.V, gate, size_2d)
         out = out + self.short_term_attn(Q, short_term.K, short_term.V, gate, size_2d)

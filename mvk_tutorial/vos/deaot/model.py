@@ -7,7 +7,18 @@ Attribute names follow the official model so that its checkpoints load with
 ``load_state_dict(strict=True)``: ``encoder``, ``encoder_projector``, ``LSTT``,
 ``decoder``, ``patch_wise_id_bank``, ``id_norm``.
 
-The model is stateless; memory lives in ``DeAOTEngine`` (``engine.py``).
+The model is stateless: it says what each call does, and the inference engine
+(``mvk_tutorial.vos.inference``) makes these few calls per frame and owns the memory:
+
+- ``encode_image(frame)``: backbone features [x4, x8, x16, projected x16];
+- ``match_memory(features, long_term, short_term)``: the GPM stack reads memory and
+  returns the tokens to decode and this frame's per-layer keys/values;
+- ``decode(tokens, features, num_outputs)``: FPN decoder, stride-4 logits;
+- ``encode_memory(frame, mask, num_objects)``: the frame's memory entry, with the ID
+  values of its mask fused once (for a reference frame: one self-matching pass).
+
+``propagate``, ``id_embedding`` and ``fuse_memory`` are the lower-level pieces these
+calls are made of (training uses them directly).
 Book: ch08 "Memory-based VOS and DeAOT".
 """
 
@@ -73,6 +84,45 @@ class DeAOT(nn.Module):
         B, C, h, w = x.shape
         tokens = x.permute(2, 3, 0, 1).reshape(h * w, B, C)  # (h*w, B, 256)
         return self.LSTT(tokens, long_term, short_term, (h, w), id_emb)
+
+    def match_memory(
+        self,
+        feats: list[torch.Tensor],
+        long_term: list[LayerMemory],
+        short_term: list[LayerMemory],
+    ) -> tuple[torch.Tensor, list[LayerMemory]]:
+        """Match a frame against memory: the GPM stack reads the long-term memory (global
+        attention) and the short-term memory (15x15 local attention), one
+        ``LayerMemory`` per layer. Returns (tokens (h*w, B, 512) for ``decode``, this
+        frame's per-layer K, V and ID-branch inputs, for ``encode_memory``).
+
+        Book: ch08, section "Shapes through the network".
+        """
+        if long_term is None or short_term is None:
+            raise ValueError("match_memory: long_term and short_term memory are needed")
+        return self.propagate(feats, long_term, short_term)
+
+    def encode_memory(
+        self,
+        frame: list[torch.Tensor] | list[LayerMemory],
+        mask: torch.Tensor,
+        num_objects: int,
+    ) -> list[LayerMemory]:
+        """Memory entry of a frame with its mask (B, 1, H, W) of ids 1..num_objects.
+
+        ``frame`` is either what ``match_memory`` returned for it (a predicted frame:
+        the ID values of the mask are attached to its keys and values), or its
+        ``encode_image`` features (a reference frame: one GPM pass in which the frame
+        attends to itself with its own ID values, computed once per layer and reused).
+        Returns one ``LayerMemory(K, V = cat[visual V, ID V])`` per layer.
+
+        Book: ch08, section "Shapes through the network".
+        """
+        id_emb = self.id_embedding(mask, num_objects)  # (h*w, B, 256)
+        if frame and isinstance(frame[0], LayerMemory):
+            return self.fuse_memory(frame, id_emb)
+        _, layers = self.propagate(frame, None, None, id_emb)
+        return [LayerMemory(f.K, torch.cat([f.V, f.id_value], -1)) for f in layers]
 
     def decode(
         self,
