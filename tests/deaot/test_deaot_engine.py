@@ -236,7 +236,7 @@ def test_cli_segment_davis_and_single(tmp_path, model, capsys):
     assert main(args + ["--flip"]) == 2
     assert "flip: False -> True" in capsys.readouterr().err
     assert main(args + ["--flip", "--redo"]) == 0  # recomputed with the new settings
-    assert "already done" not in capsys.readouterr().out
+    assert "0 already done" in capsys.readouterr().out
     assert main(args) == 2  # and now the record names the flip run
     capsys.readouterr()
     assert main(args + ["--redo"]) == 0
