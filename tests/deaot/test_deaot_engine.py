@@ -284,6 +284,7 @@ def test_cli_segment_davis_and_single(tmp_path, model, capsys):
         "00000.png",
         "00001.png",
         "00002.png",
+        "mvk_run.json",  # what produced them (model, checkpoint hash, settings)
     ]
 
 
