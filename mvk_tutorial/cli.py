@@ -36,6 +36,7 @@ COMMAND_MODULES = (
     "mvk_tutorial.mvk.cli",
     "mvk_tutorial.attention.cli",
     "mvk_tutorial.vos.cli",
+    "mvk_tutorial.vos.cli_train",
     "mvk_tutorial.retrieval.cli",
 )
 

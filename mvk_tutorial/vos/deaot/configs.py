@@ -51,6 +51,13 @@ CONFIGS: dict[str, DeAOTConfig] = {
     "deaot-l": DeAOTConfig(**_MOBILENET, num_layers=3, long_term_gap=5),
     "r50-deaot-l": DeAOTConfig(**_RESNET50, num_layers=3, long_term_gap=5),
     "swinb-deaot-l": DeAOTConfig(**_SWINB, num_layers=3, long_term_gap=5),
+    # ours: same structure, reduced widths, trained from scratch on MVK-mini on a CPU
+    "deaot-mini": DeAOTConfig(
+        encoder="mobilenetv2-mini",
+        encoder_dims=(16, 24, 48, 128),
+        num_layers=2,
+        embed_dim=64,
+    ),
 }
 
 

@@ -209,6 +209,10 @@ def build_encoder(name: str) -> nn.Module:
         return MobileNetV2(output_stride=16)
     if name == "resnet50":
         return ResNet50()
+    if name == "mobilenetv2-mini":  # deaot-mini, trained from scratch (mini_encoder.py)
+        from mvk_tutorial.vos.deaot.mini_encoder import MobileNetV2Mini
+
+        return MobileNetV2Mini()
     if name == "swin_base":
         from mvk_tutorial.vos.deaot.swin import swin_base
 
