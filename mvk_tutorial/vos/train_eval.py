@@ -29,6 +29,7 @@ def evaluate_model(
     results_dir=None,
     max_long_edge: int | None = 1040,
     progress: bool = False,
+    sequences: list[str] | None = None,
 ) -> dict:
     """J&F of ``model`` on ``<davis_root>/ImageSets/2017/<split>.txt``; returns
     ``{"global": {...}, "per_sequence": {seq: J&F}, "frames": n, "fps": f}``.
@@ -46,7 +47,7 @@ def evaluate_model(
         tmp = tempfile.TemporaryDirectory()
         results_dir = tmp.name
     results_dir = Path(results_dir)
-    names = list_sequences(davis_root, year="2017", split=split)
+    names = sequences or list_sequences(davis_root, year="2017", split=split)
     frames_done, seconds = 0, 0.0
     for name in names:
         seq = load_sequence(davis_root, name)
@@ -58,7 +59,9 @@ def evaluate_model(
         frames_done += len(frames) - 1
         for p, m in zip(seq.frames, masks):
             write_mask(results_dir / name / f"{Path(p).stem}.png", m)
-    res = evaluate(davis_root, results_dir, split=split, progress=progress)
+    res = evaluate(
+        davis_root, results_dir, split=split, progress=progress, sequences=names
+    )
     per_seq: dict[str, list] = {}
     for key, (j, f) in res.per_object.items():
         per_seq.setdefault(key.rsplit("_", 1)[0], []).append((j + f) / 2)
