@@ -8,7 +8,7 @@ Re-running the same command resumes from ``RUN_DIR/checkpoint.pt``. With ``--exp
 the trained network is scored on the ``val`` videos of MVK-mini generated with
 ``--eval-seed`` (never used in training) and shipped with a sidecar.
 
-Book: ch08 "Memory-based VOS and DeAOT" (section "Training DeAOT").
+Book: ch08, section "Training DeAOT on MVK-mini".
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@
 - Soft Jaccard: ``1 - sum(p * g) / sum(p + g - p * g)`` with soft-max probabilities p
   and one-hot targets g, per channel (background and each object), averaged.
 
-Book: ch08 "Memory-based VOS and DeAOT" (section "Training DeAOT").
+Book: ch08, section "Training DeAOT on MVK-mini".
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import torch.nn.functional as F
 def bootstrap_ratio(step: int, top_k_percent: float = 0.15, mining_steps: int = 0):
     """Fraction of pixels kept by the bootstrapped CE at ``step`` (1 -> top_k_percent).
 
-    Book: ch08 "Memory-based VOS and DeAOT".
+    Book: ch08, section "Training DeAOT on MVK-mini".
     """
     if mining_steps <= 0:
         return top_k_percent
@@ -33,7 +33,7 @@ def bootstrapped_cross_entropy(
     """Mean of the largest ``ratio`` fraction of per-pixel CE values, per sample, then
     averaged over the batch. logits (B, C, H, W), target (B, H, W) long.
 
-    Book: ch08 "Memory-based VOS and DeAOT".
+    Book: ch08, section "Training DeAOT on MVK-mini".
     """
     ce = F.cross_entropy(logits.float(), target, reduction="none")  # (B, H, W)
     ce = ce.flatten(1)  # (B, H*W)
@@ -49,7 +49,7 @@ def soft_jaccard(
     """Soft Jaccard loss over background + the ``num_objects[b]`` objects of each sample.
 
     logits (B, C, H, W), target (B, H, W) long, num_objects (B,) long. Channels above a
-    sample's object count are ignored. Book: ch08 "Memory-based VOS and DeAOT".
+    sample's object count are ignored. Book: ch08, section "Training DeAOT on MVK-mini".
     """
     B, C = logits.shape[:2]
     p = torch.softmax(logits.float(), dim=1)  # (B, C, H, W)

@@ -22,17 +22,16 @@ Checkpoints (``checkpoint.pt``) hold the weights, optimiser and scaler states, t
 and every RNG state; they are written atomically, and a resumed run equals an
 uninterrupted one (clips are a pure function of seed and step).
 
-Book: ch08 "Memory-based VOS and DeAOT" (section "Training DeAOT").
+Book: ch08, section "Training DeAOT on MVK-mini".
 """
 
 from __future__ import annotations
 
 import json
-import math
 import os
 import random
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -54,7 +53,7 @@ class TrainConfig:
     """Everything that defines a training run (stored in checkpoints and sidecars).
 
     Official aot-benchmark defaults in comments; ours are sized for a CPU.
-    Book: ch08 "Memory-based VOS and DeAOT".
+    Book: ch08, section "Training DeAOT on MVK-mini".
     """
 
     model: str = "deaot-mini"
@@ -89,7 +88,7 @@ def learning_rate(step: int, cfg: TrainConfig) -> float:
     """Warm-up from 0 to ``lr`` over ``warmup`` steps, then polynomial decay to
     ``min_lr``: ``(lr - min_lr) * (1 - p) ** power + min_lr``, p = progress after warm-up.
 
-    Book: ch08 "Memory-based VOS and DeAOT".
+    Book: ch08, section "Training DeAOT on MVK-mini".
     """
     if step < cfg.warmup:
         return cfg.lr * (step + 1) / cfg.warmup
@@ -98,7 +97,7 @@ def learning_rate(step: int, cfg: TrainConfig) -> float:
 
 
 def build_model(name: str) -> nn.Module:
-    """``deaot-*`` -> ``build_deaot``; ``aot-*`` -> ``build_aot``. Book: ch08 "Memory-based VOS and DeAOT"."""
+    """``deaot-*`` -> ``build_deaot``; ``aot-*`` -> ``build_aot``. Book: ch08, section "Training DeAOT on MVK-mini"."""
     if name.lower().startswith("aot"):
         from mvk_tutorial.vos.aot import build_aot
 
@@ -112,7 +111,7 @@ class ClipTrainer(nn.Module):
     """Wraps a DeAOT/AOT network so that one ``forward`` runs a whole batch of clips
     (what DistributedDataParallel needs) and returns the loss.
 
-    Book: ch08 "Memory-based VOS and DeAOT" (section "Training DeAOT").
+    Book: ch08, section "Training DeAOT on MVK-mini".
     """
 
     def __init__(self, model: nn.Module):
@@ -170,7 +169,10 @@ def _param_groups(model: nn.Module, weight_decay: float) -> list[dict]:
 
 
 def rng_state() -> dict:
-    """Every RNG state (python, numpy, torch CPU, CUDA) in a weights_only-loadable form."""
+    """Every RNG state (python, numpy, torch CPU, CUDA) in a weights_only-loadable form.
+
+    Book: ch08, section "Training DeAOT on MVK-mini".
+    """
     np_state = np.random.get_state()
     state = {
         "python": random.getstate(),
@@ -184,7 +186,7 @@ def rng_state() -> dict:
 
 
 def set_rng_state(state: dict) -> None:
-    """Restore what ``rng_state`` saved."""
+    """Restore what ``rng_state`` saved. Book: ch08, section "Training DeAOT on MVK-mini"."""
     py = state["python"]
     random.setstate((py[0], tuple(py[1]), py[2]))
     kind, keys, *rest = state["numpy"]
@@ -218,7 +220,7 @@ def train(
     ``stop_after``: stop (with a checkpoint) once this many steps are done in total,
     as an interruption would (used by the resume test).
 
-    Book: ch08 "Memory-based VOS and DeAOT" (section "Training DeAOT").
+    Book: ch08, section "Training DeAOT on MVK-mini".
     """
     from tqdm import tqdm
 

@@ -10,7 +10,7 @@ the first frame's objects are given), and ids are renumbered 1..K.
 Sampling is a pure function of ``(seed, step, rank, slot)``: a resumed run draws the same
 clips as an uninterrupted one without saving any loader state.
 
-Book: ch08 "Memory-based VOS and DeAOT" (section "Training DeAOT").
+Book: ch08, section "Training DeAOT on MVK-mini".
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ STD = np.array([0.229, 0.224, 0.225], np.float32)
 class ClipConfig:
     """Clip sampling and augmentation settings (official names in comments).
 
-    Book: ch08 "Memory-based VOS and DeAOT".
+    Book: ch08, section "Training DeAOT on MVK-mini".
     """
 
     clip_len: int = 5  # DATA_SEQ_LEN
@@ -53,7 +53,7 @@ class DavisClips:
         cfg: a ``ClipConfig``.
         seed: base seed of the sampler.
 
-    Book: ch08 "Memory-based VOS and DeAOT" (section "Training DeAOT").
+    Book: ch08, section "Training DeAOT on MVK-mini".
     """
 
     def __init__(
@@ -170,7 +170,7 @@ def mvk_mini_collection(data_seed: int = 1, preset: str = "book") -> Path:
     videos the book scores; other seeds give new videos (the same sites and classes),
     cached as ``<cache>/mvk_mini_<preset>_seed<S>_g<generator version>``.
 
-    Book: ch08 "Memory-based VOS and DeAOT" (section "Training DeAOT").
+    Book: ch08, section "Training DeAOT on MVK-mini".
     """
     from dataclasses import replace
 

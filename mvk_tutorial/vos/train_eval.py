@@ -6,7 +6,7 @@ palette PNGs, and scores them with the DAVIS J&F code of chapter 7. ``export_wei
 writes the plain state_dict (float32, loadable with ``weights_only=True``) and a JSON +
 markdown sidecar with the command, seed, data and the measured scores.
 
-Book: ch08 "Memory-based VOS and DeAOT" (section "Training DeAOT").
+Book: ch08, section "Training DeAOT on MVK-mini".
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ def evaluate_model(
     """J&F of ``model`` on ``<davis_root>/ImageSets/2017/<split>.txt``; returns
     ``{"global": {...}, "per_sequence": {seq: J&F}, "frames": n, "fps": f}``.
 
-    Book: ch08 "Memory-based VOS and DeAOT".
+    Book: ch08, section "Training DeAOT on MVK-mini".
     """
     from mvk_tutorial.vos.data import list_sequences, load_sequence, write_mask
     from mvk_tutorial.vos.deaot.segment import segment_video
@@ -80,7 +80,7 @@ def evaluate_model(
 
 def export_weights(model, path, sidecar: dict) -> Path:
     """Write ``model``'s float32 state_dict to ``path`` and ``sidecar`` beside it as
-    ``.json`` and a short ``.md``. Book: ch08 "Memory-based VOS and DeAOT"."""
+    ``.json`` and a short ``.md``. Book: ch08, section "Training DeAOT on MVK-mini"."""
     path = Path(path)
     state = {k: v.detach().float().cpu().contiguous() for k, v in model.state_dict().items()}
     with atomic_path(path) as tmp:

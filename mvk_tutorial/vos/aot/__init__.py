@@ -1,6 +1,6 @@
 """AOT (Associating Objects with Transformers), the baseline DeAOT improves on.
 
-Book: ch08 "Memory-based VOS and DeAOT" (section "AOT, the baseline").
+Book: ch08, section "AOT, the baseline".
 """
 
 from mvk_tutorial.vos.aot.configs import AOT_CONFIGS, AOTConfig, get_aot_config

@@ -1,6 +1,6 @@
 """AOT model configurations, named as in aot-benchmark's ``configs/models/aot*.py``.
 
-Book: ch08 "Memory-based VOS and DeAOT" (section "AOT, the baseline").
+Book: ch08, section "AOT, the baseline".
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ class AOTConfig:
         dim_feedforward: hidden width of the feed-forward block (1024).
         long_term_gap: ``TEST_LONG_TERM_MEM_GAP`` (9999 = reference frame only).
 
-    Book: ch08 "Memory-based VOS and DeAOT".
+    Book: ch08, section "AOT, the baseline".
     """
 
     encoder: str = "mobilenetv2"
@@ -63,7 +63,7 @@ AOT_CONFIGS: dict[str, AOTConfig] = {
 def get_aot_config(name: str) -> AOTConfig:
     """The AOT config called ``name``; ValueError naming the choices otherwise.
 
-    Book: ch08 "Memory-based VOS and DeAOT".
+    Book: ch08, section "AOT, the baseline".
     """
     key = name.lower().replace("_", "-")
     if key not in AOT_CONFIGS:

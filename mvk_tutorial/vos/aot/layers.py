@@ -20,7 +20,7 @@ into the visual one (``vos/deaot/gpm.py``).
 Official code: yoxu515/aot-benchmark ``networks/layers/transformer.py``
 (``LongShortTermTransformerBlock``), ``attention.py`` (``MultiheadAttention``,
 ``MultiheadLocalAttentionV2``), ``basic.py`` (``GNActDWConv2d``), ``position.py``.
-Book: ch08 "Memory-based VOS and DeAOT" (section "AOT, the baseline").
+Book: ch08, section "AOT, the baseline".
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ def sine_position_embedding(h: int, w: int, dim: int, device=None) -> torch.Tens
     """Normalised 2-D sine embedding as tokens (h*w, 1, dim): ``dim/2`` channels encode
     the row, ``dim/2`` the column; coordinates 0..h-1 are scaled to [0, 2 pi].
 
-    Book: ch08 "Memory-based VOS and DeAOT".
+    Book: ch08, section "AOT, the baseline".
     """
     n = dim // 2
     ys = torch.arange(h, device=device, dtype=torch.float32)
@@ -69,7 +69,7 @@ def _heads(x: torch.Tensor, heads: int) -> torch.Tensor:
 
 class MultiheadAttention(nn.Module):
     """Multi-head attention on tokens; keys ``linear_{Q,K,V}`` (if ``use_linear``),
-    ``projection``. Book: ch08 "Memory-based VOS and DeAOT"."""
+    ``projection``. Book: ch08, section "AOT, the baseline"."""
 
     def __init__(self, d_model: int, num_head: int = 8, use_linear: bool = True):
         super().__init__()
@@ -97,7 +97,7 @@ class MultiheadLocalAttention(nn.Module):
     with learnt relative-position terms on the logits (``relative_emb_k``, a grouped
     1x1 conv of the query) and on the output (``relative_emb_v``, one vector per head
     and offset, weighted by the attention). Keys ``relative_emb_k``, ``relative_emb_v``,
-    ``projection``. Book: ch08 "Memory-based VOS and DeAOT"."""
+    ``projection``. Book: ch08, section "AOT, the baseline"."""
 
     def __init__(self, d_model: int, num_head: int = 8, max_dis: int = 7):
         super().__init__()
@@ -133,7 +133,10 @@ class MultiheadLocalAttention(nn.Module):
 
 
 class GNActDWConv2d(nn.Module):
-    """GroupNorm(32) -> GELU -> 5x5 depthwise conv on tokens; keys ``gn``, ``conv``."""
+    """GroupNorm(32) -> GELU -> 5x5 depthwise conv on tokens; keys ``gn``, ``conv``.
+
+    Book: ch08, section "AOT, the baseline".
+    """
 
     def __init__(self, dim: int, gn_groups: int = 32):
         super().__init__()
@@ -149,7 +152,7 @@ class GNActDWConv2d(nn.Module):
 
 
 class LongShortTermTransformerBlock(nn.Module):
-    """One LSTT block (see the module docstring). Book: ch08 "Memory-based VOS and DeAOT"."""
+    """One LSTT block (see the module docstring). Book: ch08, section "AOT, the baseline"."""
 
     def __init__(self, d_model=256, self_nhead=8, att_nhead=8, dim_feedforward=1024,
                  max_local_dis=7):
@@ -193,7 +196,7 @@ class LongShortTermTransformer(nn.Module):
     per-layer outputs, each LayerNorm-ed (``decoder_norms[i]``; the last norm is the
     final one), and the per-layer memories of the current frame.
 
-    Book: ch08 "Memory-based VOS and DeAOT".
+    Book: ch08, section "AOT, the baseline".
     """
 
     def __init__(self, num_layers, d_model=256, self_nhead=8, att_nhead=8,

@@ -9,7 +9,7 @@ the one of ``DeAOT`` (``encode_image``, ``id_embedding``, ``propagate``, ``decod
 The decoder reads the projected encoder map and every LSTT layer's output, concatenated
 (official ``MODEL_DECODER_INTERMEDIATE_LSTT=True``).
 
-Book: ch08 "Memory-based VOS and DeAOT" (section "AOT, the baseline").
+Book: ch08, section "AOT, the baseline".
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from mvk_tutorial.vos.deaot.identity import one_hot_mask
 
 
 class AOT(nn.Module):
-    """AOT network. Book: ch08 "Memory-based VOS and DeAOT".
+    """AOT network. Book: ch08, section "AOT, the baseline".
 
     Args:
         cfg: an ``AOTConfig`` (see ``AOT_CONFIGS``).
@@ -91,5 +91,5 @@ class AOT(nn.Module):
 
 def build_aot(name: str = "aot-t") -> AOT:
     """Build an (untrained, eval-mode) AOT: ``aot-t``, ``aot-s``, ``aot-b``, ``aot-l``,
-    ``r50-aot-l`` or ``aot-mini``. Book: ch08 "Memory-based VOS and DeAOT"."""
+    ``r50-aot-l`` or ``aot-mini``. Book: ch08, section "AOT, the baseline"."""
     return AOT(get_aot_config(name))

@@ -12,7 +12,7 @@ It returns the four maps DeAOT expects, ``[x4, x8, x16, x16']`` (strides 4, 8, 1
 the last one being the widest, which the model's ``encoder_projector`` maps to the
 embedding width. Keys follow the torchvision layout ``features.N...``.
 
-Book: ch08 "Memory-based VOS and DeAOT" (section "Encoder").
+Book: ch08, section "Training DeAOT on MVK-mini".
 """
 
 from __future__ import annotations
@@ -26,7 +26,10 @@ def _gn(ch: int) -> nn.GroupNorm:
 
 
 class ConvGNReLU(nn.Sequential):
-    """Conv (no bias) + GroupNorm + ReLU6; keys ``0.weight``, ``1.{weight,bias}``."""
+    """Conv (no bias) + GroupNorm + ReLU6; keys ``0.weight``, ``1.{weight,bias}``.
+
+    Book: ch08, section "Training DeAOT on MVK-mini".
+    """
 
     def __init__(self, in_ch, out_ch, kernel_size=3, stride=1, groups=1, dilation=1):
         padding = (kernel_size - 1) // 2 * dilation
@@ -42,7 +45,7 @@ class ConvGNReLU(nn.Sequential):
 class InvertedResidualGN(nn.Module):
     """MobileNetV2 block with GroupNorm: 1x1 expand, 3x3 depthwise, 1x1 linear project.
 
-    Book: ch08 "Memory-based VOS and DeAOT".
+    Book: ch08, section "Training DeAOT on MVK-mini".
     """
 
     def __init__(self, in_ch, out_ch, stride, dilation, expand_ratio):
@@ -69,7 +72,7 @@ class MobileNetV2Mini(nn.Module):
 
     Stages end at strides 4, 8 and 16 (channels ``dims[0..2]``); the last stage keeps
     stride 16 with dilation 2 (as DeAOT's MobileNetV2) and ends with a 1x1 conv to
-    ``dims[3]`` channels. Book: ch08 "Memory-based VOS and DeAOT".
+    ``dims[3]`` channels. Book: ch08, section "Training DeAOT on MVK-mini".
     """
 
     def __init__(self, dims: tuple[int, int, int, int] = (16, 24, 48, 128)):
