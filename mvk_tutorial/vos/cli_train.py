@@ -43,7 +43,9 @@ def _cmd(args, family: str) -> int:
         steps=args.steps,
         batch_size=args.batch_size,
         clip_len=args.clip_len,
-        crop=(args.crop, args.crop),
+        crop=(args.crop, args.crop_width or args.crop),
+        scale=(args.scale_min, args.scale_max),
+        init_from=args.init_from,
         lr=args.lr,
         warmup=args.warmup,
         seed=args.seed,
@@ -86,6 +88,21 @@ def _cmd(args, family: str) -> int:
             "eval": {k: scores[k] for k in ("global", "per_sequence", "sequences", "frames")},
             "eval_fps_cpu": round(scores["fps"], 2),
         }
+        if args.init_from:  # fine-tuned: record where the start weights came from
+            import hashlib
+            import json
+            from pathlib import Path
+
+            init = Path(args.init_from)
+            sidecar["init_from"] = {
+                "file": init.name,
+                "sha256": hashlib.sha256(init.read_bytes()).hexdigest(),
+            }
+            if init.with_suffix(".json").is_file():
+                prev = json.loads(init.with_suffix(".json").read_text("utf-8"))
+                sidecar["init_from"]["sidecar"] = {
+                    k: prev.get(k) for k in ("command", "seed", "data", "train", "eval")
+                }
         export_weights(model, args.export, sidecar)
         g = scores["global"]
         print(f"wrote {args.export}: J&F {g['J&F-Mean']:.3f} (J {g['J-Mean']:.3f}, "
@@ -108,6 +125,13 @@ def register(groups) -> None:
         p.add_argument("--batch-size", type=int, default=4)
         p.add_argument("--clip-len", type=int, default=5)
         p.add_argument("--crop", type=int, default=129, help="crop side (16k+1)")
+        p.add_argument("--crop-width", type=int, default=None,
+                       help="crop width (16k+1; default: --crop)")
+        p.add_argument("--scale-min", type=float, default=0.5,
+                       help="smallest clip rescale factor (of the frame size)")
+        p.add_argument("--scale-max", type=float, default=1.0)
+        p.add_argument("--init-from", default=None,
+                       help="start from these weights (plain state_dict .pt)")
         p.add_argument("--lr", type=float, default=1e-3)
         p.add_argument("--warmup", type=int, default=100)
         p.add_argument("--seed", type=int, default=0)

@@ -72,9 +72,12 @@ class TrainConfig:
     seed: int = 0
     checkpoint_every: int = 50
     amp: bool = True  # used on CUDA only
+    scale: tuple[float, float] = (0.5, 1.0)  # clip rescale range (of the frame size)
+    init_from: str | None = None  # start from these weights (a plain state_dict)
 
     def __post_init__(self):
         self.crop = tuple(self.crop)
+        self.scale = tuple(self.scale)
         for name in ("steps", "batch_size", "clip_len", "checkpoint_every"):
             if int(getattr(self, name)) < 1:
                 raise ValueError(f"{name}: expected >= 1, got {getattr(self, name)}")
@@ -243,11 +246,22 @@ def train(
     torch.manual_seed(cfg.seed)  # identical initial weights on every rank
     random.seed(cfg.seed)
     np.random.seed(cfg.seed)
-    model = build_model(cfg.model).to(device).train()
+    model = build_model(cfg.model)
+    if cfg.init_from:  # fine-tuning: weights of an earlier run (optimiser starts fresh)
+        from mvk_tutorial.vos.deaot.checkpoint import load_state_dict_checked
+
+        init = torch.load(cfg.init_from, map_location="cpu", weights_only=True)
+        load_state_dict_checked(model, init, f"--init-from {cfg.init_from}")
+    model = model.to(device).train()
     clips = DavisClips(
         davis_root,
         split,
-        ClipConfig(clip_len=cfg.clip_len, crop=cfg.crop, max_obj=model.cfg.max_obj_num),
+        ClipConfig(
+            clip_len=cfg.clip_len,
+            crop=cfg.crop,
+            scale=cfg.scale,
+            max_obj=model.cfg.max_obj_num,
+        ),
         seed=cfg.seed,
     )
     opt = torch.optim.AdamW(_param_groups(model, cfg.weight_decay), lr=cfg.lr)
