@@ -102,3 +102,18 @@ def test_ddp_two_processes_equal_one_with_doubled_batch(mini_davis, tmp_path):
     d_double = max(float((r0[k] - double[k]).abs().max()) for k in r0)
     d_half = max(float((r0[k] - half[k]).abs().max()) for k in r0)
     assert d_double < 0.1 * d_half, (d_double, d_half)
+
+
+def test_init_from_starts_from_the_given_weights(mini_davis, tmp_path):
+    torch.manual_seed(123)
+    from mvk_tutorial.vos.train import build_model
+
+    start = build_model("deaot-mini").state_dict()
+    torch.save(start, tmp_path / "start.pt")
+    cfg = TrainConfig(**dict(TINY, steps=1, lr=0.0, min_lr=0.0,
+                             init_from=str(tmp_path / "start.pt")))
+    out = train(cfg, mini_davis, tmp_path / "run", progress=False)["model"].state_dict()
+    for k, v in start.items():  # a zero learning rate leaves the start weights as they were
+        assert torch.equal(out[k], v), k
+    seeded = _init_weights(cfg)
+    assert any(not torch.equal(seeded[k], v) for k, v in start.items())
