@@ -39,6 +39,7 @@ COMMAND_MODULES = (
     "mvk_tutorial.attention.cli_avit",
     "mvk_tutorial.attention.cli_san",
     "mvk_tutorial.vos.cli",
+    "mvk_tutorial.vos.cli_train",
     "mvk_tutorial.retrieval.cli",
 )
 

@@ -10,6 +10,7 @@ from mvk_tutorial.checks.attention import causal_mask, merge_heads, padding_mask
 from mvk_tutorial.checks.basics import softmax
 from mvk_tutorial.checks.core import Case, case, check_function
 from mvk_tutorial.checks.deaot import window_attention
+from mvk_tutorial.checks.deaot_train import gated_propagation, id_tokens
 from mvk_tutorial.checks.mvk import fixed_rate, word_share
 from mvk_tutorial.checks.vos import boundary_map, iou
 from mvk_tutorial.checks.retrieval import cosine_ranking, rank_without_sorting
@@ -23,7 +24,7 @@ __all__ = ["Case", "case", "check_function", "softmax",
            "boundary_map", "iou",
            "cosine_ranking", "rank_without_sorting",
            "fixed_rate", "word_share",
-           "window_attention",
+           "window_attention", "gated_propagation", "id_tokens",
            "bilinear_sample", "shift_mask", "window_partition",
            "local_attention_unfold", "merge_depthwise", "halting_recursion",
            "sos_attention_mask"]

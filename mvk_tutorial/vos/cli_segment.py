@@ -25,7 +25,7 @@ from pathlib import Path
 
 def register(groups) -> None:
     """Add ``mvk vos segment`` to the ``mvk`` groups."""
-    from mvk_tutorial.vos.deaot.configs import CONFIGS
+    from mvk_tutorial.vos.deaot.configs import CONFIGS, CPU_CONFIGS
 
     p = groups["vos"].add_parser(
         "segment",
@@ -52,12 +52,15 @@ def register(groups) -> None:
     p.add_argument(
         "--out", required=True, type=Path, help="output folder of palette PNGs"
     )
-    p.add_argument("--model", default="deaot-t", choices=sorted(CONFIGS))
+    p.add_argument(
+        "--model", default="deaot-t", choices=sorted(CONFIGS) + sorted(CPU_CONFIGS)
+    )
     p.add_argument(
         "--checkpoint",
-        required=True,
+        default=None,
         type=Path,
-        help="official aot-benchmark checkpoint (.pth) for --model",
+        help="official aot-benchmark checkpoint (.pth) for --model; without it, the "
+        "weights the package ships (deaot-mini)",
     )
     p.add_argument("--flip", action="store_true", help="flip test-time augmentation")
     p.add_argument(
@@ -100,8 +103,13 @@ def _load_model(args):
     from mvk_tutorial.utils import get_device
     from mvk_tutorial.vos.deaot import build_deaot, load_official_checkpoint
 
-    model = build_deaot(args.model)
-    load_official_checkpoint(model, args.checkpoint)
+    if args.checkpoint is None:  # the weights shipped with the package (ch08)
+        from mvk_tutorial.vos.shipped import load_shipped
+
+        model = load_shipped(args.model)
+    else:
+        model = build_deaot(args.model)
+        load_official_checkpoint(model, args.checkpoint)
     device = torch.device(args.device) if args.device else get_device()
     return model.to(device).eval()
 

@@ -350,3 +350,18 @@ def test_autocast_runs_and_stays_close(model, dtype):
     assert torch.isfinite(out).all()
     prob_err = (torch.softmax(out.float(), 1) - torch.softmax(expected, 1)).abs().max()
     assert prob_err < 0.05
+
+
+def test_cli_segment_with_the_shipped_deaot_mini(tmp_path, capsys):
+    davis = tmp_path / "DAVIS"
+    _write_davis(davis, seqs=("aa",))
+    res = tmp_path / "res"
+    base = ["vos", "segment", "--davis-root", str(davis), "--out", str(res), "--device", "cpu"]
+    assert main(base + ["--model", "deaot-mini"]) == 0  # no --checkpoint: shipped weights
+    assert sorted(p.name for p in (res / "aa").iterdir()) == [
+        "00000.png", "00001.png", "00002.png"
+    ]
+    capsys.readouterr()
+    # an official model has no shipped weights: a clean error naming those that do
+    assert main(base[:5] + [str(tmp_path / "other"), "--model", "deaot-t"]) == 2
+    assert "deaot-mini" in capsys.readouterr().err

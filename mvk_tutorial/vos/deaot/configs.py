@@ -53,6 +53,18 @@ CONFIGS: dict[str, DeAOTConfig] = {
     "swinb-deaot-l": DeAOTConfig(**_SWINB, num_layers=3, long_term_gap=5),
 }
 
+# Ours, not official: same structure, reduced widths, trained from scratch on MVK-mini on
+# a CPU (``mvk train deaot``; shipped weights in ``mvk_tutorial/weights``). Kept apart
+# from ``CONFIGS``, which lists the official variants whose checkpoints load strictly.
+CPU_CONFIGS: dict[str, DeAOTConfig] = {
+    "deaot-mini": DeAOTConfig(
+        encoder="mobilenetv2-mini",
+        encoder_dims=(16, 24, 48, 128),
+        num_layers=2,
+        embed_dim=64,
+    ),
+}
+
 
 def get_config(name: str) -> DeAOTConfig:
     """Return the config called ``name`` (e.g. ``"deaot-t"``); raise ValueError otherwise.
@@ -60,8 +72,9 @@ def get_config(name: str) -> DeAOTConfig:
     Book: ch08 "Memory-based VOS and DeAOT".
     """
     key = name.lower().replace("_", "-")
-    if key not in CONFIGS:
+    known = {**CONFIGS, **CPU_CONFIGS}
+    if key not in known:
         raise ValueError(
-            f"unknown DeAOT model {name!r}; expected one of {sorted(CONFIGS)}"
+            f"unknown DeAOT model {name!r}; expected one of {sorted(known)}"
         )
-    return CONFIGS[key]
+    return known[key]

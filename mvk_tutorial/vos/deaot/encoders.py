@@ -17,6 +17,7 @@ from torchvision.models.resnet import Bottleneck
 from torchvision.ops import FrozenBatchNorm2d
 
 from mvk_tutorial.attention.swin import swin_base
+from mvk_tutorial.vos.deaot.mini_encoder import MobileNetV2Mini
 
 
 def fold_frozen_bn(
@@ -211,6 +212,9 @@ def build_encoder(name: str) -> nn.Module:
         return MobileNetV2(output_stride=16)
     if name == "resnet50":
         return ResNet50()
+    if name == "mobilenetv2-mini":  # deaot-mini, trained from scratch (mini_encoder.py)
+
+        return MobileNetV2Mini()
     if name == "swin_base":
         return swin_base()
     raise ValueError(

@@ -41,6 +41,7 @@ from mvk_tutorial.vos.inference.transforms import (
     resize_label,
 )
 from mvk_tutorial.vos.io import VOID_ID, list_images, read_frame, read_mask
+from mvk_tutorial.vos.io import output_path, write_mask
 
 
 @dataclass
@@ -350,7 +351,6 @@ def segment_folder(
     """
     from tqdm import tqdm
 
-    from mvk_tutorial.vos.io import output_path, write_mask
 
     paths = list_images(frames_dir, "--frames")
     masks = iter_segment_video(model, paths, first_mask, **kwargs)

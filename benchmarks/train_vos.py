@@ -1,0 +1,84 @@
+"""Training-step speed of the VOS networks: one optimiser step on a batch of clips.
+
+A step is what ``mvk train deaot|aot`` does: encode the clip's frames, propagate frame 0
+with its mask, then each later frame against memory with its prediction fed back,
+losses, backward, gradient clipping, AdamW. Random clips of the given size (the speed
+does not depend on the pixels); the baseline is the official DeAOT-T at the same batch,
+clip length and crop, measured in the same run. FLOPs count a multiply-add as 2
+(``torch.utils.flop_counter``, forward + backward); bytes are the parameters + AdamW
+state. Timings on a shared CPU are upper bounds.
+
+    python benchmarks/train_vos.py [--models deaot-mini aot-mini] [--batch 4] [--crop 97]
+                                   [--clip-len 5] [--repeat 3] [--threads 1]
+
+Book: ch08, section "Training DeAOT on MVK-mini".
+"""
+
+from __future__ import annotations
+
+import argparse
+
+import torch
+from torch.utils.flop_counter import FlopCounterMode
+
+from mvk_tutorial.utils import benchmark, format_table
+from mvk_tutorial.vos.train import ClipTrainer, build_model
+
+
+def make_step(name: str, batch: int, clip_len: int, crop: int, device):
+    torch.manual_seed(0)
+    model = build_model(name).to(device).train()
+    net = ClipTrainer(model)
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-4)
+    frames = torch.randn(batch, clip_len, 3, crop, crop, device=device)
+    masks = torch.zeros(batch, clip_len, 1, crop, crop, dtype=torch.long, device=device)
+    masks[..., crop // 4 : crop // 2, crop // 4 : crop // 2] = 1
+    masks[..., crop // 2 :, crop // 2 :] = 2
+    nobj = torch.full((batch,), 2, device=device)
+
+    def step():
+        loss, _ = net(frames, masks, nobj, 0.5)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
+        opt.step()
+
+    n_params = sum(p.numel() for p in model.parameters())
+    return step, n_params
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--models", nargs="+", default=["deaot-mini", "aot-mini"])
+    p.add_argument("--baseline", default="deaot-t")
+    p.add_argument("--batch", type=int, default=4)
+    p.add_argument("--clip-len", type=int, default=5)
+    p.add_argument("--crop", type=int, default=97)
+    p.add_argument("--repeat", type=int, default=3)
+    p.add_argument("--threads", type=int, default=1)
+    args = p.parse_args()
+    torch.set_num_threads(args.threads)
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    label = torch.cuda.get_device_name() if device.type == "cuda" else f"CPU, {args.threads} thread(s)"
+    rows, base_s = [], None
+    for name in [args.baseline] + args.models:
+        step, n_params = make_step(name, args.batch, args.clip_len, args.crop, device)
+        with FlopCounterMode(display=False) as fc:
+            step()
+        flops = fc.get_total_flops()
+        res = benchmark(step, name, device, warmup=0, repeat=args.repeat, measure_memory=False)
+        s = min(res.times_s)
+        base_s = base_s or s
+        rows.append({
+            "model": name, "params (M)": round(n_params / 1e6, 2),
+            "s/step (min)": round(s, 3), "steps/s": round(1 / s, 3),
+            "speed-up vs " + args.baseline: round(base_s / s, 2),
+            "GFLOP/step": round(flops / 1e9, 2), "GFLOP/s": round(flops / 1e9 / s, 2),
+            "param+Adam MB": round(n_params * 4 * 3 / 1e6, 1), "device": label,
+        })
+    print(f"batch {args.batch}, clips of {args.clip_len} frames, crop {args.crop}")
+    print(format_table(rows))
+
+
+if __name__ == "__main__":
+    main()
