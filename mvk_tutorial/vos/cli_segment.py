@@ -7,7 +7,7 @@ The second form writes ``RESULTS/<sequence>/<frame>.png`` for every sequence of
 ``ImageSets/<year>/<set>.txt``: the layout that ``mvk vos eval --results`` reads.
 Sequences already complete in RESULTS are skipped (resume after an interruption).
 
-Book: ch08 "Memory-based VOS and DeAOT" (section "Segmenting a video").
+Book: ch08, section "The engine: memory over time".
 """
 
 from __future__ import annotations

@@ -16,7 +16,7 @@ background probabilities). ``max_long_term`` caps long-term memory (in frames; t
 reference frame is always kept) so that long videos fit in memory.
 
 Official code: yoxu515/aot-benchmark ``networks/engines/deaot_engine.py``.
-Book: ch08 "Memory-based VOS and DeAOT" (section "Inference").
+Book: ch08, section "The engine: memory over time".
 """
 
 from __future__ import annotations
@@ -85,7 +85,7 @@ class DeAOTEngine:
         max_long_term: at most this many frames in long-term memory (reference included);
             None = unbounded, as the official engine.
 
-    Book: ch08 "Memory-based VOS and DeAOT" (section "Inference").
+    Book: ch08, section "The engine: memory over time".
     """
 
     def __init__(

@@ -7,7 +7,7 @@ std, run the engine, upsample the logits bilinearly to the original size, soft-m
 average over test-time augmentations (horizontal flip), arg-max, and feed the label
 (nearest-resized to the input size) back into memory.
 
-Book: ch08 "Memory-based VOS and DeAOT" (section "Segmenting a video").
+Book: ch08, section "The engine: memory over time".
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ ICCV 2021, https://arxiv.org/abs/2103.14030. Outputs [x4 (128), x8 (256), x16 (5
 x16 again]. Stage 4 and the last patch merging are built (their weights are in the
 checkpoints) but, unlike the official code, not run: their outputs are unused.
 
-Book: ch04 "Swin" (the window attention itself), ch08 "Memory-based VOS and DeAOT".
+Book: ch08, section "The DeAOT family" (Swin's window attention itself: ch03).
 """
 
 from __future__ import annotations
