@@ -6,6 +6,7 @@ Book: ch00 "How to use this book".
 from mvk_tutorial.utils.bench import BenchResult, benchmark, format_table
 from mvk_tutorial.utils.device import get_device
 from mvk_tutorial.utils.files import atomic_write, atomic_path
+from mvk_tutorial.utils.scale import get_scale, is_full_scale, scaled
 from mvk_tutorial.utils.seed import seed_everything
 
 __all__ = [
@@ -15,5 +16,8 @@ __all__ = [
     "benchmark",
     "format_table",
     "get_device",
+    "get_scale",
+    "is_full_scale",
+    "scaled",
     "seed_everything",
 ]
