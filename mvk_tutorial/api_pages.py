@@ -11,7 +11,6 @@ Book: ch00, section "Building the book".
 
 from __future__ import annotations
 
-import pkgutil
 from pathlib import Path
 
 PAGE_GLOB = "mvk_tutorial*.md"
@@ -23,10 +22,17 @@ def module_names(package_dir: Path, package: str = "mvk_tutorial") -> list[str]:
 
     Book: ch00, section "Building the book".
     """
-    names = [package]
-    for info in pkgutil.walk_packages([str(package_dir)], prefix=f"{package}."):
-        if not info.name.rsplit(".", 1)[-1].startswith("_"):
-            names.append(info.name)
+    names = set()
+    for path in package_dir.rglob("*.py"):
+        parts = list(path.relative_to(package_dir).with_suffix("").parts)
+        if parts[-1] == "__init__":
+            parts = parts[:-1]
+        if any(p.startswith("_") for p in parts):
+            continue
+        if not all((package_dir.joinpath(*parts[:i]) / "__init__.py").exists()
+                   for i in range(len(parts))):
+            continue  # a folder of scripts, not a sub-package
+        names.add(".".join([package, *parts]))
     return sorted(names)
 
 

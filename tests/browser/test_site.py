@@ -175,3 +175,16 @@ def test_solutions_collapse_and_expand(site_page, path):
     )
     assert not body.is_visible(), f"{path}: the solution did not collapse again"
     assert not site_page.errors, f"{path}: console errors: {site_page.errors}"
+
+
+def test_no_page_loads_anything_from_another_host():
+    """Static check of every built page: scripts, styles and images are all local."""
+    root = site.site_dir()
+    remote = re.compile(r'<(?:script|img|link|iframe)\b[^>]*\b(?:src|href)="(?:https?:)?//[^"]+"', re.I)
+    offenders = {}
+    for page in root.rglob("*.html"):
+        for tag in remote.findall(page.read_text(errors="replace")):
+            if tag.lower().startswith("<link") and 'rel="stylesheet"' not in tag and "preload" not in tag:
+                continue  # <link rel="canonical"> and the like load nothing
+            offenders.setdefault(str(page.relative_to(root)), []).append(tag[:120])
+    assert not offenders, f"pages that load from other hosts: {offenders}"
