@@ -13,10 +13,12 @@ from mvk_tutorial.checks.deaot import window_attention
 from mvk_tutorial.checks.mvk import fixed_rate, word_share
 from mvk_tutorial.checks.vos import boundary_map, iou
 from mvk_tutorial.checks.retrieval import cosine_ranking, rank_without_sorting
+from mvk_tutorial.checks.variants import bilinear_sample, shift_mask, window_partition
 
 __all__ = ["Case", "case", "check_function", "softmax",
            "causal_mask", "merge_heads", "padding_mask", "patchify", "sdpa", "split_heads",
            "boundary_map", "iou",
            "cosine_ranking", "rank_without_sorting",
            "fixed_rate", "word_share",
-           "window_attention"]
+           "window_attention",
+           "bilinear_sample", "shift_mask", "window_partition"]
