@@ -188,3 +188,25 @@ def test_no_page_loads_anything_from_another_host():
                 continue  # <link rel="canonical"> and the like load nothing
             offenders.setdefault(str(page.relative_to(root)), []).append(tag[:120])
     assert not offenders, f"pages that load from other hosts: {offenders}"
+
+
+CHAPTERS = [p for p in PAGES if re.match(r"book/ch\d\d_", p)]
+
+
+@pytest.mark.parametrize("path", CHAPTERS)
+def test_chapter_links_the_package_api_it_imports(path):
+    """Every mvk_tutorial name a chapter's code imports links to its API entry."""
+    html_text = (site.site_dir() / path).read_text(errors="replace")
+    imports = re.search(r"(?:from|import)(?:\s|<[^>]+>)+mvk_tutorial", html_text)
+    if not imports:
+        assert "Package API used in this chapter" not in html_text
+        return
+    block = html_text.split("Package API used in this chapter", 1)
+    assert len(block) == 2, f"{path}: imports mvk_tutorial but has no API list"
+    para = block[1].split("</p>", 2)[1]
+    names = re.findall(r'<span class="pre">([^<]+)</span>', para)
+    links = re.findall(r'<a class="reference internal" href="(api/mvk_tutorial[^"#]*\.html)#', para)
+    linked = re.findall(r'<a class="reference internal"[^>]*><code[^>]*><span class="pre">([^<]+)<', para)
+    assert names and linked == names, f"{path}: unlinked API names {sorted(set(names) - set(linked))}"
+    for href in links:
+        assert (site.site_dir() / "book" / href).is_file(), f"{path}: {href} missing"
