@@ -28,7 +28,6 @@ from __future__ import annotations
 import argparse
 import statistics
 import time
-from contextlib import contextmanager
 
 import torch
 import torch.nn.functional as F
@@ -36,21 +35,9 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from mvk_tutorial.utils import format_table
 from mvk_tutorial.vos.deaot import DeAOTEngine, build_deaot
-from mvk_tutorial.vos.deaot.attention import LocalGatedPropagation
-from mvk_tutorial.vos.deaot.encoders import ConvBNReLU
+from mvk_tutorial.vos.deaot.switches import official_paths
 
 H, W, OUT = 481, 849, (480, 854)
-
-
-@contextmanager
-def official_path(on: bool):
-    """Switch the dense local attention and the unfused BN on (baseline) or off."""
-    old = LocalGatedPropagation.dense_fallback, ConvBNReLU.fold_bn
-    LocalGatedPropagation.dense_fallback, ConvBNReLU.fold_bn = on, not on
-    try:
-        yield
-    finally:
-        LocalGatedPropagation.dense_fallback, ConvBNReLU.fold_bn = old
 
 
 def make_inputs(frames: int, device):
@@ -77,12 +64,12 @@ def cpu_rows(name: str, frames: int) -> list[dict]:
     cpu = {k: [] for k in engines}
     diff = scale = 0.0
     for k, e in engines.items():
-        with official_path(k == "baseline"):
+        with official_paths(model, k == "baseline"):
             e.add_reference(xs[0], mask, 2)
     for t in range(1, frames + 1):
         out = {}
         for k, e in engines.items():
-            with official_path(k == "baseline"):
+            with official_paths(model, k == "baseline"):
                 t0, c0 = time.perf_counter(), time.process_time()
                 out[k] = step(e, xs[t])
                 times[k].append(time.perf_counter() - t0)
@@ -91,7 +78,7 @@ def cpu_rows(name: str, frames: int) -> list[dict]:
         scale = max(scale, out["baseline"].abs().max().item())
     rows = []
     for k, e in engines.items():
-        with official_path(k == "baseline"), FlopCounterMode(display=False) as fc:
+        with official_paths(model, k == "baseline"), FlopCounterMode(display=False) as fc:
             step(e, xs[1])
         med = statistics.median(times[k])
         rows.append(

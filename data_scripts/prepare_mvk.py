@@ -42,9 +42,13 @@ def main(argv=None) -> int:
             scene_threshold=a.scene_threshold or None,
             camera=a.camera,
         )
-    except (ValueError, FileNotFoundError, NotADirectoryError) as exc:
+    except (ValueError, OSError, RuntimeError) as exc:  # names the file and the problem
         print(f"prepare_mvk: error: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("prepare_mvk: interrupted; rerun to resume (finished videos are kept)",
+              file=sys.stderr)
+        return 130
     print(f"{len(metas)} videos ready under {a.out}")
     return 0
 

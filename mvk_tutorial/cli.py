@@ -36,6 +36,7 @@ COMMAND_MODULES = (
     "mvk_tutorial.mvk.cli",
     "mvk_tutorial.attention.cli",
     "mvk_tutorial.attention.cli_variants",
+    "mvk_tutorial.attention.cli_avit",
     "mvk_tutorial.vos.cli",
     "mvk_tutorial.retrieval.cli",
 )
@@ -60,15 +61,44 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+EXIT_BAD_INPUT = 2  # a file or argument is wrong (the message says which)
+EXIT_FAILED = 1  # the command could not finish (corrupt data, a runtime fault)
+EXIT_INTERRUPTED = 130  # Ctrl-C, as shells report SIGINT
+
+
+def _describe(exc: BaseException) -> str:
+    text = str(exc)
+    if isinstance(exc, OSError) and exc.filename and str(exc.filename) not in text:
+        text = f"{exc.filename}: {text}"
+    return text or type(exc).__name__
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of the ``mvk`` console script; returns the exit status."""
+    """Entry point of the ``mvk`` console script; returns the exit status.
+
+    Expected failures end with one line ``mvk GROUP COMMAND: error: ...`` naming the
+    file and what was expected, and no traceback: exit status 2 for bad input (missing,
+    unreadable, unwritable or malformed files and arguments), 1 for a command that
+    failed while running (``RuntimeError``, e.g. a corrupt shard or checkpoint), 130
+    for Ctrl-C.
+    """
     parser = build_parser()
     args = parser.parse_args(argv)
+    where = f"mvk {args.group} {args.command}"
     try:
         status = args.func(args)
-    except (FileNotFoundError, ValueError, NotADirectoryError) as exc:
-        print(f"mvk {args.group} {args.command}: error: {exc}", file=sys.stderr)
-        return 2
+    except (ValueError, OSError) as exc:  # FileNotFound, Permission, FileExists, ...
+        print(f"{where}: error: {_describe(exc)}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except RuntimeError as exc:
+        print(f"{where}: error: {_describe(exc)}", file=sys.stderr)
+        return EXIT_FAILED
+    except KeyboardInterrupt:
+        print(
+            f"{where}: interrupted; finished outputs are kept (rerun to resume)",
+            file=sys.stderr,
+        )
+        return EXIT_INTERRUPTED
     return int(status or 0)
 
 

@@ -3,24 +3,12 @@
 Chapter 1-2 pieces: :func:`scaled_dot_product_attention` (sdpa.py), masks (masks.py),
 :class:`MultiHeadAttention` and timm-style :class:`Attention` (multihead.py), the ViT
 (vit.py, patch_embed.py, mlp.py) and attention rollout (rollout.py).
+
+Names are imported on first use (:mod:`mvk_tutorial.utils.lazy`), so that the
+``mvk`` command starts without torch.
 """
 
-from mvk_tutorial.attention.config import set_fused_attn, use_fused_attn
-from mvk_tutorial.attention.masks import causal_mask, padding_mask
-from mvk_tutorial.attention.multihead import (
-    Attention,
-    MultiHeadAttention,
-    merge_heads,
-    split_heads,
-)
-from mvk_tutorial.attention.rollout import attention_rollout
-from mvk_tutorial.attention.sdpa import attention_flops, scaled_dot_product_attention
-from mvk_tutorial.attention.vit import (
-    VisionTransformer,
-    ViTConfig,
-    create_vit,
-    load_vit,
-)
+from mvk_tutorial.utils.lazy import lazy_exports
 
 __all__ = [
     "Attention",
@@ -39,3 +27,23 @@ __all__ = [
     "split_heads",
     "use_fused_attn",
 ]
+__getattr__, __dir__ = lazy_exports(
+    __name__,
+    {
+        "set_fused_attn": "mvk_tutorial.attention.config",
+        "use_fused_attn": "mvk_tutorial.attention.config",
+        "causal_mask": "mvk_tutorial.attention.masks",
+        "padding_mask": "mvk_tutorial.attention.masks",
+        "Attention": "mvk_tutorial.attention.multihead",
+        "MultiHeadAttention": "mvk_tutorial.attention.multihead",
+        "merge_heads": "mvk_tutorial.attention.multihead",
+        "split_heads": "mvk_tutorial.attention.multihead",
+        "attention_rollout": "mvk_tutorial.attention.rollout",
+        "attention_flops": "mvk_tutorial.attention.sdpa",
+        "scaled_dot_product_attention": "mvk_tutorial.attention.sdpa",
+        "VisionTransformer": "mvk_tutorial.attention.vit",
+        "ViTConfig": "mvk_tutorial.attention.vit",
+        "create_vit": "mvk_tutorial.attention.vit",
+        "load_vit": "mvk_tutorial.attention.vit",
+    },
+)

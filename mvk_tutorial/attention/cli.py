@@ -10,7 +10,9 @@ from __future__ import annotations
 import shlex
 from pathlib import Path
 
-DEFAULT_OUT = Path(__file__).resolve().parents[1] / "weights" / "vit_tiny_mvk.pt"
+from mvk_tutorial.weights import WEIGHTS_DIR  # noqa: E402
+
+DEFAULT_OUT = WEIGHTS_DIR / "vit_tiny_mvk.pt"
 
 
 def _cmd_train_vit(args) -> int:

@@ -27,6 +27,10 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from mvk_tutorial.attention.vit import VIT_PRESETS, VisionTransformer, save_vit
+from mvk_tutorial.mvk.labels import CLASSES, load_frame_labels, load_manifest
+from mvk_tutorial.mvk.synthetic import ensure_mvk_mini
+from mvk_tutorial.utils.files import atomic_path, atomic_write
+from mvk_tutorial.utils.seed import seed_everything
 
 
 @dataclass(frozen=True)
@@ -121,6 +125,40 @@ def _lr_at(step: int, total: int, warmup: int, lr: float) -> float:
     return 0.5 * lr * (1 + math.cos(math.pi * (step - warmup) / max(1, total - warmup)))
 
 
+def rng_states(g: torch.Generator) -> dict:
+    """Every random state a training step can draw from, as plain tensors and ints.
+
+    The data generator ``g`` (shuffling, augmentation), torch's global generator (dropout,
+    drop-path), CUDA's generators, numpy's and Python's. Loadable with
+    ``torch.load(weights_only=True)``. Book: ch02, section "A tiny ViT on MVK-mini".
+    """
+    import random
+
+    name, keys, pos, has_gauss, gauss = np.random.get_state()
+    version, internal, gauss_next = random.getstate()
+    return {
+        "data": g.get_state(),
+        "torch": torch.get_rng_state(),
+        "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+        "numpy": [name, torch.from_numpy(keys.astype(np.int64)), pos, has_gauss, gauss],
+        "python": [version, list(internal), gauss_next],
+    }
+
+
+def set_rng_states(g: torch.Generator, states: dict) -> None:
+    """Restore what :func:`rng_states` saved. Book: ch02, section "A tiny ViT on MVK-mini"."""
+    import random
+
+    g.set_state(states["data"])
+    torch.set_rng_state(states["torch"])
+    if states["cuda"] and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(states["cuda"])
+    name, keys, pos, has_gauss, gauss = states["numpy"]
+    np.random.set_state((name, keys.numpy().astype(np.uint32), pos, has_gauss, gauss))
+    version, internal, gauss_next = states["python"]
+    random.setstate((version, tuple(internal), gauss_next))
+
+
 def fit(
     model,
     x,
@@ -130,12 +168,16 @@ def fit(
     std: Tensor,
     partial: Path | None = None,
     log=print,
+    data_id: dict | None = None,
 ) -> list[dict]:
     """Train on images ``x`` in [0, 1] (augmented, then standardised with ``mean``/
-    ``std``) and labels ``y``; AdamW + warm-up + cosine; resumable from ``partial``."""
-    from tqdm.auto import tqdm
+    ``std``) and labels ``y``; AdamW + warm-up + cosine; resumable from ``partial``.
 
-    from mvk_tutorial.utils import atomic_path
+    A partial checkpoint is resumed only if it was written with the same config and
+    the same data (``data_id``, e.g. the collection folder and its generator version);
+    all random states are restored, so a resumed run equals an uninterrupted one.
+    """
+    from tqdm.auto import tqdm
 
     opt = torch.optim.AdamW(
         model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay
@@ -144,12 +186,25 @@ def fit(
     steps_per_epoch = math.ceil(len(x) / cfg.batch_size)
     total, warmup = cfg.epochs * steps_per_epoch, cfg.warmup_epochs * steps_per_epoch
     history, start = [], 0
+    data_id = dict(data_id or {})
     if partial is not None and partial.is_file():
-        state = torch.load(partial, map_location="cpu", weights_only=False)
-        if state["train_config"] == asdict(cfg):
+        try:
+            state = torch.load(partial, map_location="cpu", weights_only=True)
+        except Exception as err:
+            raise RuntimeError(
+                f"{partial}: partial checkpoint is corrupt or from an older version "
+                f"({err}); delete it to start afresh"
+            ) from err
+        if not isinstance(state, dict) or "rng_states" not in state:
+            log(f"ignoring {partial}: written by an older version (no random states)")
+        elif state["train_config"] != asdict(cfg):
+            log(f"ignoring {partial}: written with another configuration")
+        elif state.get("data_id", {}) != data_id:
+            log(f"ignoring {partial}: written for other data ({state.get('data_id')})")
+        else:
             model.load_state_dict(state["model"])
             opt.load_state_dict(state["optim"])
-            g.set_state(state["rng"])
+            set_rng_states(g, state["rng_states"])
             history, start = state["history"], state["epoch"]
             log(f"resuming from {partial} after epoch {start}")
     for epoch in tqdm(
@@ -188,7 +243,8 @@ def fit(
                         "train_config": asdict(cfg),
                         "model": model.state_dict(),
                         "optim": opt.state_dict(),
-                        "rng": g.get_state(),
+                        "rng_states": rng_states(g),
+                        "data_id": data_id,
                         "history": history,
                         "epoch": epoch + 1,
                     },
@@ -199,8 +255,6 @@ def fit(
 
 def prepare_data(root: Path, img_size: tuple[int, int]) -> dict:
     """Frames, labels and the video split of an MVK-mini collection (Book: ch02)."""
-    from mvk_tutorial.mvk.labels import CLASSES, load_frame_labels
-
     df = load_frame_labels(root)
     train_idx, held_idx = split_by_video(df)
     images = load_images(list(df["frame_path"]), img_size)  # (N, 3, H, W) uint8
@@ -232,10 +286,6 @@ def run_training(
 
     Book: ch02 "A tiny ViT on MVK-mini".
     """
-    from mvk_tutorial.mvk.labels import load_manifest
-    from mvk_tutorial.mvk.synthetic import ensure_mvk_mini
-    from mvk_tutorial.utils import seed_everything
-
     torch.set_num_threads(cfg.threads)
     seed_everything(cfg.seed)
     t0 = time.perf_counter()
@@ -256,8 +306,21 @@ def run_training(
         )
     out = Path(out)
     partial = out.with_name(out.stem + ".partial.pt")
+    data_id = {
+        "root": str(Path(root).resolve()),
+        "generator_version": manifest.get("generator_version"),
+        "frames": int(len(tr)),
+    }
     history = fit(
-        model, x01[tr], y[tr], cfg, data["mean"], data["std"], partial=partial, log=log
+        model,
+        x01[tr],
+        y[tr],
+        cfg,
+        data["mean"],
+        data["std"],
+        partial=partial,
+        log=log,
+        data_id=data_id,
     )
     n_cls = len(data["classes"])
     train_m, held_m = (
@@ -307,8 +370,6 @@ def run_training(
 def _write_sidecar(
     out: Path, cfg, metrics, confusion, classes, manifest, command
 ) -> None:
-    from mvk_tutorial.utils import atomic_write
-
     per_class = []
     for c, name in enumerate(classes):
         n = int(confusion[c].sum())

@@ -19,8 +19,8 @@ from torch import Tensor, nn
 from mvk_tutorial.attention.mlp import Mlp
 from mvk_tutorial.attention.multihead import Attention
 from mvk_tutorial.attention.patch_embed import PatchEmbed
-
-WEIGHTS_DIR = Path(__file__).resolve().parents[1] / "weights"
+from mvk_tutorial.utils.files import atomic_path
+from mvk_tutorial.weights import WEIGHTS_DIR  # defined once, there
 
 
 @dataclass(frozen=True)
@@ -201,8 +201,6 @@ def create_vit(name: str, pretrained: bool = False, **overrides) -> VisionTransf
 
 def save_vit(path: str | Path, model: VisionTransformer, **extra) -> None:
     """Save config + weights (+ extra metadata such as class names) atomically."""
-    from mvk_tutorial.utils import atomic_path
-
     payload = {"config": asdict(model.cfg), "state_dict": model.state_dict(), **extra}
     with atomic_path(path) as tmp:
         torch.save(payload, tmp)

@@ -14,6 +14,8 @@ from mvk_tutorial.checks.mvk import fixed_rate, word_share
 from mvk_tutorial.checks.vos import boundary_map, iou
 from mvk_tutorial.checks.retrieval import cosine_ranking, rank_without_sorting
 from mvk_tutorial.checks.variants import bilinear_sample, shift_mask, window_partition
+from mvk_tutorial.checks.slide import local_attention_unfold, merge_depthwise
+from mvk_tutorial.checks.avit import halting_recursion
 
 __all__ = ["Case", "case", "check_function", "softmax",
            "causal_mask", "merge_heads", "padding_mask", "patchify", "sdpa", "split_heads",
@@ -21,4 +23,5 @@ __all__ = ["Case", "case", "check_function", "softmax",
            "cosine_ranking", "rank_without_sorting",
            "fixed_rate", "word_share",
            "window_attention",
-           "bilinear_sample", "shift_mask", "window_partition"]
+           "bilinear_sample", "shift_mask", "window_partition",
+           "local_attention_unfold", "merge_depthwise", "halting_recursion"]

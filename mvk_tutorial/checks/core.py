@@ -11,6 +11,7 @@ Book: ch00 "How to use this book" (section "Exercises and how they are checked")
 from __future__ import annotations
 
 import copy
+import math
 from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
@@ -56,7 +57,23 @@ def _compare(got: Any, expected: Any, atol: float, rtol: float) -> None:
         )
         return
     if isinstance(expected, float):
-        if abs(float(got) - expected) > atol + rtol * abs(expected):
+        if isinstance(got, torch.Tensor) and got.numel() == 1:
+            got = got.item()
+        if isinstance(got, bool) or not isinstance(got, (int, float)):
+            try:
+                import numpy as np
+
+                if not isinstance(got, np.number):
+                    raise TypeError
+                got = float(got)
+            except TypeError:
+                raise AssertionError(
+                    f"expected a number, got {type(got).__name__} {got!r:.60}"
+                ) from None
+        if not math.isfinite(float(got)) and math.isfinite(expected):
+            raise AssertionError(f"got {got}, expected {expected} (a finite number)")
+        # written so that NaN fails: NaN compares False with everything
+        if not abs(float(got) - expected) <= atol + rtol * abs(expected):
             raise AssertionError(f"got {got}, expected {expected}")
         return
     if got != expected:
@@ -76,16 +93,32 @@ def check_function(
 
     Inputs are deep-copied for each call, so a function that changes its inputs in
     place cannot spoil the reference. Prints ``PASSED name: n/n cases`` on success;
-    raises ``AssertionError`` with the failing case and ``hint`` otherwise.
-    ``NotImplementedError`` (an unanswered exercise) passes through unchanged.
+    raises ``AssertionError`` with the failing case and ``hint`` otherwise, also when
+    the answer raises, returns None, a string, NaN or the wrong type (never a crash,
+    never a pass). ``NotImplementedError`` (an unanswered exercise) passes through.
     """
     if not callable(candidate):
         raise AssertionError(f"{name}: expected a function, got {type(candidate)}")
     for i, c in enumerate(cases, start=1):
         expected = reference(*copy.deepcopy(c.args), **copy.deepcopy(c.kwargs))
-        got = candidate(*copy.deepcopy(c.args), **copy.deepcopy(c.kwargs))
         try:
-            _compare(got, expected, atol, rtol)
+            got = candidate(*copy.deepcopy(c.args), **copy.deepcopy(c.kwargs))
+        except NotImplementedError:
+            raise
+        except Exception as exc:  # the answer (or converting it) failed: a hint, no crash
+            raise AssertionError(
+                f"{name}: case {i}/{len(cases)} ({c.description}): your function "
+                f"raised {type(exc).__name__}: {exc}\n"
+                f"Hint: {hint}"
+            ) from None
+        try:
+            try:
+                _compare(got, expected, atol, rtol)
+            except (TypeError, ValueError, RuntimeError, AttributeError) as exc:
+                raise AssertionError(
+                    f"the answer has the wrong type or shape "
+                    f"({type(got).__name__}: {exc})"
+                ) from None
         except AssertionError as exc:
             raise AssertionError(
                 f"{name}: case {i}/{len(cases)} ({c.description}) is wrong: {exc}\n"

@@ -6,7 +6,12 @@ MVK ships one folder per dive site and trip, named ``<Site>_<MonYYYY>`` (for exa
     <root>/videos/<site>/NNNN.mp4
     <root>/information/metadata/<site>/NNNN.json
     <root>/information/selected_frames/<site>/NNNN_KKKKK.jpg
-    <root>/information/thumbnails/<site>/...
+    <root>/information/thumbnails/<site>/NNNN_KKKKK.jpg
+
+The thumbnails carry the same names as the selected frames (one per selected frame),
+as in the published MVK tree; older MVK-mini versions wrote one per video
+(``thumbnails/<site>/NNNN.jpg``), and the readers accept both (:func:`list_thumbnails`,
+:func:`thumbnail_path`).
 
 No public document describes the fields of the metadata JSON, so :func:`read_metadata`
 treats every field as optional and accepts a few spellings (``fps`` / ``frame_rate``,
@@ -15,7 +20,8 @@ treats every field as optional and accepts a few spellings (``fps`` / ``frame_ra
 Site and date always come from the folder name.
 
 Functions: :func:`parse_site_name`, :func:`list_sites`, :func:`list_videos`,
-:func:`list_selected_frames`, :func:`read_metadata`, :func:`probe_video`,
+:func:`list_selected_frames`, :func:`list_thumbnails`, :func:`thumbnail_path`,
+:func:`read_metadata`, :func:`probe_video`,
 :func:`video_info`. Bad input raises ``ValueError`` (or ``FileNotFoundError``) naming the
 file and what was expected.
 
@@ -31,6 +37,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
+
+from mvk_tutorial.utils.paths import check_decodable_path
 
 MONTHS = (
     "Jan",
@@ -178,6 +186,62 @@ def list_selected_frames(root: str | Path) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["site", "video", "frame_index", "frame_path"])
 
 
+THUMB_VIDEO_RE = re.compile(r"^(?P<video>\d{1,6})\.(jpg|jpeg|png)$", re.IGNORECASE)
+
+
+def list_thumbnails(root: str | Path) -> pd.DataFrame:
+    """One row per thumbnail: ``site, video, frame_index, thumb_path``.
+
+    Per-selected-frame thumbnails (``NNNN_KKKKK.jpg``, the published layout) have their
+    frame index; per-video ones (``NNNN.jpg``, older MVK-mini) have ``frame_index``
+    -1. Other files are skipped. Book: ch09, section "Directory structure and names".
+    """
+    base = Path(root) / "information" / "thumbnails"
+    rows = []
+    for site_dir in sorted(p for p in _require_dir(base).iterdir() if p.is_dir()):
+        for p in sorted(site_dir.iterdir()):
+            m, v = FRAME_RE.match(p.name), THUMB_VIDEO_RE.match(p.name)
+            if m or v:
+                rows.append(
+                    {
+                        "site": site_dir.name,
+                        "video": (m or v)["video"],
+                        "frame_index": int(m["frame"]) if m else -1,
+                        "thumb_path": str(p),
+                    }
+                )
+    return pd.DataFrame(rows, columns=["site", "video", "frame_index", "thumb_path"])
+
+
+def thumbnail_path(
+    root: str | Path, site: str, video: str, frame_index: int | None = None
+) -> Path:
+    """The thumbnail of a selected frame, or of the video in the older layout.
+
+    With ``frame_index``: ``NNNN_KKKKK.jpg`` if it exists; otherwise (or without
+    ``frame_index``) the per-video ``NNNN.jpg``; without it and without a per-video
+    file, the video's first per-frame thumbnail. ``FileNotFoundError`` names what was
+    looked for. Book: ch09, section "Directory structure and names".
+    """
+    folder = Path(root) / "information" / "thumbnails" / site
+    tried = []
+    if frame_index is not None:
+        p = folder / f"{video}_{int(frame_index):05d}.jpg"
+        if p.is_file():
+            return p
+        tried.append(p.name)
+    p = folder / f"{video}.jpg"
+    if p.is_file():
+        return p
+    tried.append(p.name)
+    if frame_index is None and folder.is_dir():
+        per_frame = sorted(folder.glob(f"{video}_*.jpg"))
+        if per_frame:
+            return per_frame[0]
+        tried.append(f"{video}_*.jpg")
+    raise FileNotFoundError(f"{folder}: no thumbnail ({' or '.join(tried)})")
+
+
 def _number(value) -> float | None:
     try:
         x = float(value)
@@ -189,7 +253,9 @@ def _number(value) -> float | None:
 def read_metadata(path: str | Path) -> dict:
     """Read one metadata JSON defensively; return the normalised known fields.
 
-    Every field is optional; unknown fields are kept under ``"extra"``. A missing file
+    Every field is optional; unknown fields are kept under ``"extra"``, and numeric
+    fields whose value is not a positive number (text that is no number, a negative
+    fps, NaN, a boolean) under ``"invalid"`` (field -> value; absent when none) so that callers report them. A missing file
     raises ``FileNotFoundError``, malformed JSON or a non-object ``ValueError``, both
     naming the file. Book: ch09.
     """
@@ -208,6 +274,7 @@ def read_metadata(path: str | Path) -> dict:
     if not isinstance(raw, dict):
         raise ValueError(f"{path}: expected a JSON object, got {type(raw).__name__}")
     out: dict = {}
+    invalid: dict = {}
     for key, names in _ALIASES.items():
         value = next(
             (raw[n] for n in names if n in raw and raw[n] not in (None, "")), None
@@ -215,7 +282,10 @@ def read_metadata(path: str | Path) -> dict:
         if value is None:
             continue
         if key in ("duration", "fps", "num_frames", "width", "height"):
-            value = _number(value)
+            given = value
+            value = _number(value) if not isinstance(value, bool) else None
+            if value is None:  # present but not a positive number: report it
+                invalid[key] = given
         elif key == "classes":
             value = (
                 [str(v) for v in value] if isinstance(value, (list, tuple)) else None
@@ -236,6 +306,8 @@ def read_metadata(path: str | Path) -> dict:
         w, h = _number(res[0]), _number(res[1])
         if w and h:
             out.update(width=int(w), height=int(h))
+    if invalid:
+        out["invalid"] = invalid  # field -> the unusable value found in the file
     out["extra"] = {
         k: v
         for k, v in raw.items()
@@ -247,12 +319,16 @@ def read_metadata(path: str | Path) -> dict:
 def probe_video(path: str | Path) -> dict:
     """Duration, fps, frame count and size of an mp4, read with OpenCV.
 
-    Raises ``FileNotFoundError`` for a missing file and ``ValueError`` naming a file
-    that is empty or cannot be decoded. Book: ch09.
+    ``num_frames`` is checked by decoding: the container's index (``index_frames``) is
+    trusted only if its last frame decodes and nothing follows it; otherwise the
+    frames that decode are counted (a truncated file whose index sits at the front
+    claims frames it no longer has). Raises ``FileNotFoundError`` for a missing file
+    and ``ValueError`` naming a file that is empty, badly named (not UTF-8) or cannot
+    be decoded. Book: ch09.
     """
     import cv2
 
-    path = Path(path)
+    path = check_decodable_path(path, "video")  # OpenCV may crash on such names
     if not path.is_file():
         raise FileNotFoundError(f"{path}: video not found")
     if path.stat().st_size == 0:
@@ -279,21 +355,40 @@ def probe_video(path: str | Path) -> dict:
                 f"{path}: OpenCV cannot decode this video (corrupt or not an mp4)"
             )
         fps = _number(cap.get(cv2.CAP_PROP_FPS))
-        count = int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
-        if count <= 0:  # some containers do not store it: count by decoding
-            count = 1
-            while cap.grab():
-                count += 1
+        index_count = int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
+        # The index may promise frames a truncated file no longer holds: trust it only
+        # if its last frame decodes; otherwise count the frames that do.
+        last_ok = False
+        if index_count > 1:
+            cap.set(cv2.CAP_PROP_POS_FRAMES, index_count - 1)
+            last_ok = cap.grab() and not cap.grab()
+        elif index_count == 1:
+            last_ok = not cap.grab()
     finally:
         cap.release()
+    count = index_count
+    if not last_ok:
+        count = _count_decodable(cv2, path)
     h, w = frame.shape[:2]
     return {
         "fps": fps,
         "num_frames": count,
+        "index_frames": index_count,  # what the container claims (0: not stored)
         "width": w,
         "height": h,
         "duration": count / fps if fps else None,
     }
+
+
+def _count_decodable(cv2, path: Path) -> int:
+    cap = cv2.VideoCapture(str(path))
+    try:
+        count = 0
+        while cap.read()[0]:  # read = grab + decode: a frame must really decode
+            count += 1
+        return count
+    finally:
+        cap.release()
 
 
 @dataclass

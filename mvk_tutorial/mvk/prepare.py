@@ -2,8 +2,9 @@
 
 :func:`prepare_mvk` turns a folder of raw dive videos into the MVK layout: the videos are
 copied as ``videos/<site>/NNNN.mp4`` (in sorted name order), and for each one it writes
-the selected frames (fixed rate and/or scene changes), a thumbnail and a metadata JSON
-(probed with OpenCV). Each video's files are written atomically and the metadata JSON
+the selected frames (fixed rate and/or scene changes), one thumbnail per selected frame
+with the frame's name (``thumbnails/<site>/NNNN_KKKKK.jpg``, as in the published MVK
+tree) and a metadata JSON (probed with OpenCV, frame count verified by decoding). Each video's files are written atomically and the metadata JSON
 last, so a rerun skips finished videos and resumes after an interruption.
 
 :func:`check_davis` and :func:`check_youtube_vos` look at a downloaded DAVIS 2017 or
@@ -98,11 +99,11 @@ def prepare_mvk(
         frames = extract_frames(
             dst, chosen, out / "information" / "selected_frames" / s
         )
-        middle = cv2.imread(str(frames[len(frames) // 2]))
-        write_image(
-            out / "information" / "thumbnails" / s / f"{video}.jpg",
-            make_thumbnail(middle, thumb_width),
-        )
+        for frame in frames:  # one thumbnail per selected frame, same name
+            write_image(
+                out / "information" / "thumbnails" / s / frame.name,
+                make_thumbnail(cv2.imread(str(frame)), thumb_width),
+            )
         info = probes[src]
         meta = {
             "site": s,

@@ -79,7 +79,15 @@ def collection_stats(
                 root / "information" / "metadata" / site_dir.name / f"{video.stem}.json"
             )
             try:
-                read_metadata(meta)
+                fields = read_metadata(meta)
+                for key, value in fields.get("invalid", {}).items():
+                    problems.append(
+                        (
+                            str(meta),
+                            f"{key}: expected a positive number, got {value!r} "
+                            "(value probed from the mp4)",
+                        )
+                    )
             except (ValueError, OSError) as exc:  # missing or malformed: probe instead
                 problems.append(
                     (str(meta), f"{_reason(exc, meta)} (values probed from the mp4)")
@@ -87,9 +95,17 @@ def collection_stats(
                 meta = None
             try:
                 if check_videos:
-                    probe_video(
-                        video
-                    )  # an empty or corrupt mp4 is a problem even with JSON
+                    # an empty, corrupt or truncated mp4 is a problem even with JSON
+                    probed = probe_video(video)
+                    claimed = probed["index_frames"]
+                    if claimed and claimed != probed["num_frames"]:
+                        problems.append(
+                            (
+                                str(video),
+                                f"truncated: the index claims {claimed} frames, "
+                                f"{probed['num_frames']} decode",
+                            )
+                        )
                 info = video_info(video, meta, probe=probe if meta else "missing")
             except (ValueError, OSError) as exc:
                 problems.append((str(video), _reason(exc, video)))

@@ -85,6 +85,8 @@ from mvk_tutorial.mvk.labels import (
     load_objects,
     read_mask,
 )
+from mvk_tutorial.mvk.sites import SITES
+from mvk_tutorial.mvk.writer import write_collection
 
 # v5: spotted rays are "dark" in captions (v4 wrote "dark spotted spotted rays");
 # images, masks and labels are unchanged from v4.
@@ -92,23 +94,6 @@ from mvk_tutorial.mvk.labels import (
 # (YouTube-VOS late objects); one thumbnail per selected frame (NNNN_KKKKK.jpg), as in
 # the published MVK tree. Val videos and all other train videos are unchanged.
 GENERATOR_VERSION = 6
-
-#: Dive-site folders, named like MVK's ``<Site>_<MonYYYY>``, with a camera each.
-SITES: tuple[tuple[str, str], ...] = (
-    ("Lanai_Jul2022", "GoPro HERO10"),
-    ("Tulamben1_Jun2022", "Sony RX100 VI"),
-    ("Oahu_Jul2022", "GoPro HERO9"),
-    ("Amed_Jun2022", "Olympus TG-6"),
-    ("Okinawa_Aug2021", "Sony A7 III"),
-    ("Maldives_Mar2021", "GoPro HERO8"),
-    ("Bohol_Apr2022", "Olympus TG-6"),
-    ("Sipadan_May2019", "Canon G7X II"),
-    ("PortDouglas_Nov2019", "GoPro HERO7"),
-    ("Komodo_Oct2022", "Sony RX100 VI"),
-    ("Cebu_Feb2023", "GoPro HERO11"),
-    ("RedSea_Sep2021", "Nikon Z6"),
-)
-
 
 @dataclass(frozen=True)
 class MiniConfig:
@@ -195,6 +180,37 @@ def ensure_mvk_mini(
     return generate_mvk_mini(final, PRESETS[preset], preset=preset, exist_ok=True)
 
 
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, owned by someone else
+        return True
+    except OSError:
+        return True
+    return True
+
+
+def remove_stale_temporaries(out: str | os.PathLike) -> list[Path]:
+    """Remove the hidden ``.<out>.tmp-<pid>-<id>`` folders of killed generations.
+
+    A folder whose process is still running (another generation in progress) is
+    kept. Returns the removed folders. Book: ch09, section "MVK-mini, a procedural world".
+    """
+    out = Path(out)
+    removed = []
+    for p in out.parent.glob(f".{out.name}.tmp-*"):
+        try:
+            pid = int(p.name[len(f".{out.name}.tmp-") :].split("-", 1)[0])
+        except ValueError:
+            continue
+        if p.is_dir() and not _pid_alive(pid):
+            shutil.rmtree(p, ignore_errors=True)
+            removed.append(p)
+    return removed
+
+
 def generate_mvk_mini(
     out: str | os.PathLike,
     config: MiniConfig = MiniConfig(),
@@ -206,15 +222,14 @@ def generate_mvk_mini(
     """Write a whole MVK-mini collection to ``out`` atomically and return ``out``.
 
     Everything is written into a hidden temporary folder beside ``out`` that is renamed
-    to ``out`` at the end; on an error it is removed, so no partial output is left. If
+    to ``out`` at the end; on an error it is removed, so no partial output is left, and
+    the temporary folders of killed runs (their process gone) are removed first. If
     ``out`` already holds a finished collection: with ``exist_ok`` (another process won
     the race) it is returned; otherwise ``ValueError``. ``workers > 1`` writes the
     videos in that many processes (same result).
 
     Book: ch09 "The Marine Video Kit dataset".
     """
-    from mvk_tutorial.mvk.writer import write_collection
-
     config.validate()
     out = Path(out).expanduser()
     if out.exists() and (not exist_ok or not (out / MANIFEST).is_file()):
@@ -222,6 +237,7 @@ def generate_mvk_mini(
     if out.exists():
         return out
     out.parent.mkdir(parents=True, exist_ok=True)
+    remove_stale_temporaries(out)
     tmp = out.parent / f".{out.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}"
     try:
         write_collection(tmp, config, progress=progress, workers=workers)

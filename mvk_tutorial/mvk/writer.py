@@ -28,6 +28,7 @@ from mvk_tutorial.mvk.labels import (
 from mvk_tutorial.mvk.layout import MONTHS
 from mvk_tutorial.mvk.render import noise_bank, render_background, render_frame
 from mvk_tutorial.mvk.scene import CLASSES, WATER_CASTS, Scene, sample_scene
+from mvk_tutorial.mvk.sites import SITES
 
 JPEG_QUALITY = 90
 
@@ -209,8 +210,6 @@ def write_video(
     root: Path, config, site_index: int, video_index: int, camera: str
 ) -> dict:
     """Render and write one video with all its derived files; return its table rows."""
-    from mvk_tutorial.mvk.synthetic import SITES
-
     scene, split = make_scene(config, site_index, video_index)
     site, video = SITES[site_index][0], f"{video_index + 1:04d}"
     ids = {"site": site, "video": video, "seq": f"{site}_{video}", "split": split}
@@ -261,8 +260,6 @@ def write_video(
 
 
 def _write_job(args: tuple) -> dict:
-    from mvk_tutorial.mvk.synthetic import SITES
-
     root, config, s, v = args
     return write_video(root, config, s, v, SITES[s][1])
 

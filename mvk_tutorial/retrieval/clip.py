@@ -30,7 +30,8 @@ from pathlib import Path
 import open_clip
 import torch
 
-WEIGHTS_DIR = Path(__file__).resolve().parents[1] / "weights"
+from mvk_tutorial.weights import WEIGHTS_DIR  # defined once, there
+
 TINY_CLIP = "clip_tiny_mvk"  # architecture name and weight file stem
 TINY_CLIP_CONFIG = WEIGHTS_DIR / f"{TINY_CLIP}.json"
 TINY_CLIP_WEIGHTS = WEIGHTS_DIR / f"{TINY_CLIP}.pt"

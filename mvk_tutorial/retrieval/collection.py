@@ -19,14 +19,14 @@ import torch
 
 from mvk_tutorial.retrieval.embed import load_cached
 from mvk_tutorial.retrieval.kis import (
-    rank_of_targets,
+    QUERY_TYPES,
+    canonical_query_type,
+    kis_experiment,
     sample_targets,
-    video_rank_of_targets,
 )
 
 SELECTED = Path("information") / "selected_frames"
 CAPTIONS = Path("information") / "captions.csv"
-QUERY_TYPES = ("automatic", "novice", "expert")
 
 
 def list_selected_frames(root: str | Path) -> list[str]:
@@ -72,8 +72,17 @@ def read_queries(path: str | Path) -> list[dict]:
                 f"automatic,novice,expert), got {','.join(sorted(cols))}"
             )
         rows = []
+        seen: dict = {}
         for row in reader:
             frame = row["frame_path"]
+            key = (frame, row.get("query_type", "*"))
+            if key in seen:
+                raise ValueError(
+                    f"{path}, line {reader.line_num}: duplicate query for frame "
+                    f"{frame!r} (type {key[1]!r}, first on line {seen[key]}); expected "
+                    "one query per frame and type"
+                )
+            seen[key] = reader.line_num
             frame = frame if Path(frame).is_absolute() else str(root / frame)
             if wide:
                 rows += [
@@ -83,13 +92,13 @@ def read_queries(path: str | Path) -> list[dict]:
             elif not row["text"]:
                 raise ValueError(f"{path}, line {reader.line_num}: empty query text")
             else:
-                rows.append(
-                    {
-                        "frame_path": frame,
-                        "query_type": row["query_type"],
-                        "text": row["text"],
-                    }
-                )
+                try:
+                    kind = canonical_query_type(row["query_type"])
+                except ValueError as exc:
+                    raise ValueError(f"{path}, line {reader.line_num}: {exc}") from None
+                rows.append({"frame_path": frame, "query_type": kind, "text": row["text"]})
+    if not rows:
+        raise ValueError(f"{path}: no queries (only a header row)")
     return rows
 
 
@@ -128,11 +137,13 @@ def run_kis(
 ) -> list[dict]:
     """Sample ``num_targets`` target frames and rank them with each query type.
 
-    Returns rows ``{query_type, target, text, rank, video_rank}``. Book: ch10.
+    Returns rows ``{query_type, target, rank, video_rank, text}``
+    (:func:`~mvk_tutorial.retrieval.kis.kis_experiment`). Book: ch10.
     """
     index = {p: i for i, p in enumerate(cache.frame_paths)}
     by_key = {
-        (q, t): j for j, (q, t) in enumerate(zip(cache.query_type, cache.query_target))
+        (canonical_query_type(q), t): j
+        for j, (q, t) in enumerate(zip(cache.query_type, cache.query_target))
     }
     for t in cache.query_target:
         if t not in index:
@@ -140,26 +151,21 @@ def run_kis(
     with_queries = sorted({index[t] for t in cache.query_target})
     pick = sample_targets(len(with_queries), min(num_targets, len(with_queries)), seed)
     targets = [with_queries[i] for i in pick.tolist()]
-    videos = video_ids(cache.frame_paths)
-    rows = []
+    queries, texts = {}, {}
     for q in query_types:
-        js = [by_key.get((q, cache.frame_paths[t])) for t in targets]
+        js = [by_key.get((canonical_query_type(q), cache.frame_paths[t])) for t in targets]
         if None in js:
             raise ValueError(
                 f"query type {q!r} has no query for frame "
                 f"{cache.frame_paths[targets[js.index(None)]]!r}"
             )
-        Q, t = cache.query_emb[js], torch.tensor(targets)
-        ranks = rank_of_targets(Q, cache.frame_emb, t, device=device)
-        vranks = video_rank_of_targets(Q, cache.frame_emb, t, videos, device=device)
-        rows += [
-            {
-                "query_type": q,
-                "target": cache.frame_paths[ti],
-                "text": cache.query_text[j],
-                "rank": int(r),
-                "video_rank": int(v),
-            }
-            for ti, j, r, v in zip(targets, js, ranks.tolist(), vranks.tolist())
-        ]
-    return rows
+        queries[q] = (cache.query_emb[js], torch.tensor(targets))
+        texts[q] = [cache.query_text[j] for j in js]
+    return kis_experiment(
+        queries,
+        cache.frame_emb,
+        cache.frame_paths,
+        video_index=video_ids(cache.frame_paths),
+        texts=texts,
+        device=device,
+    )

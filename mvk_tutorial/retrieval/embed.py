@@ -169,8 +169,14 @@ def load_cached(cache_dir: str | Path) -> tuple[torch.Tensor, dict]:
         raise FileNotFoundError(
             f"{path}: no embedding cache here (run `mvk kis embed`)"
         )
-    manifest = json.loads(path.read_text(encoding="utf-8"))
-    bounds = shard_bounds(len(manifest["items"]), manifest["shard_size"])
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+        bounds = shard_bounds(len(manifest["items"]), manifest["shard_size"])
+    except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError) as exc:
+        raise ValueError(
+            f"{path}: malformed cache manifest ({exc!r}); expected the JSON that "
+            "`mvk kis embed` writes (delete the cache folder and run it again)"
+        ) from None
     missing = [k for k in range(len(bounds)) if not shard_path(cache_dir, k).is_file()]
     if missing:
         raise FileNotFoundError(
@@ -179,10 +185,16 @@ def load_cached(cache_dir: str | Path) -> tuple[torch.Tensor, dict]:
         )
     parts = []
     for k, (start, end) in enumerate(bounds):
-        shard = torch.load(shard_path(cache_dir, k), weights_only=True)
-        if (shard["start"], shard["end"]) != (start, end) or shard["emb"].shape[
-            0
-        ] != end - start:
+        try:
+            shard = torch.load(shard_path(cache_dir, k), weights_only=True)
+            ok = (shard["start"], shard["end"]) == (start, end)
+            ok = ok and shard["emb"].shape[0] == end - start
+        except Exception as exc:  # truncated or not a shard: name it, no traceback
+            raise RuntimeError(
+                f"{shard_path(cache_dir, k)}: corrupt embedding shard ({exc}); delete "
+                "it and run `mvk kis embed` again to recompute it"
+            ) from exc
+        if not ok:
             raise ValueError(
                 f"{shard_path(cache_dir, k)}: expected items {start}..{end - 1}"
             )

@@ -32,7 +32,10 @@ DEFAULT_CHUNK_BYTES = 64 * 2**20  # the score block of one chunk of queries: 64 
 
 
 def _check_inputs(
-    query_emb: torch.Tensor, frame_emb: torch.Tensor, target_index: torch.Tensor
+    query_emb: torch.Tensor,
+    frame_emb: torch.Tensor,
+    target_index: torch.Tensor,
+    similarity: str = "dot",
 ) -> None:
     if query_emb.ndim != 2 or frame_emb.ndim != 2:
         raise ValueError(
@@ -61,6 +64,13 @@ def _check_inputs(
         if not torch.isfinite(x).all():
             row = int((~torch.isfinite(x)).any(1).nonzero()[0])
             raise ValueError(f"{name}: row {row} contains NaN or inf")
+        if similarity in ("cosine", "cosine_official"):
+            zero = (x == 0).all(dim=1).nonzero().flatten()
+            if zero.numel():  # 0 / 0: NaN scores would rank the target first
+                raise ValueError(
+                    f"{name}: row {int(zero[0])} is a zero vector; cosine similarity "
+                    "is undefined for it (expected a non-zero embedding)"
+                )
 
 
 def _prepare(
@@ -185,7 +195,7 @@ def rank_of_targets(
     Book: ch10, section "Ranking without sorting, at the MVK scale".
     """
     target_index = torch.as_tensor(target_index, dtype=torch.long)
-    _check_inputs(query_emb, frame_emb, target_index.cpu())
+    _check_inputs(query_emb, frame_emb, target_index.cpu(), similarity)
     out_device = query_emb.device
     num_frames = frame_emb.shape[0]
     ranks = torch.empty(query_emb.shape[0], dtype=torch.long, device=out_device)
@@ -227,7 +237,7 @@ def video_rank_of_targets(
     """
     target_index = torch.as_tensor(target_index, dtype=torch.long)
     video_index = torch.as_tensor(video_index, dtype=torch.long)
-    _check_inputs(query_emb, frame_emb, target_index.cpu())
+    _check_inputs(query_emb, frame_emb, target_index.cpu(), similarity)
     if video_index.shape != (frame_emb.shape[0],):
         raise ValueError(
             f"video_index: expected shape ({frame_emb.shape[0]},) (one per frame), "
@@ -298,3 +308,67 @@ def sample_targets(num_frames: int, num_targets: int, seed: int = 0) -> torch.Te
         )
     g = torch.Generator().manual_seed(seed)
     return torch.randperm(num_frames, generator=g)[:num_targets]
+
+
+#: The one query-type vocabulary of the package. "automatic" is a generated caption
+#: (ClipCap in the MVK study), "novice" and "expert" are human descriptions.
+QUERY_TYPES = ("automatic", "novice", "expert")
+#: Other spellings found in files: the official KIS_MVK CSVs call the automatic
+#: caption "clipcap".
+QUERY_TYPE_ALIASES = {"clipcap": "automatic", "ClipCap": "automatic"}
+
+
+def canonical_query_type(name: str) -> str:
+    """``name`` in the package's vocabulary (``"clipcap"`` -> ``"automatic"``).
+
+    Book: ch10 "Known-item search" (section "The task").
+    """
+    name = QUERY_TYPE_ALIASES.get(name, name)
+    if name not in QUERY_TYPES:
+        raise ValueError(
+            f"query type {name!r}: expected one of {', '.join(QUERY_TYPES)} "
+            f"(or {', '.join(QUERY_TYPE_ALIASES)})"
+        )
+    return name
+
+
+def kis_experiment(
+    queries: dict[str, tuple[torch.Tensor, torch.Tensor]],
+    frame_emb: torch.Tensor,
+    frame_paths: Sequence[str],
+    *,
+    similarity: Similarity = "cosine",
+    video_index: torch.Tensor | Sequence[int] | None = None,
+    texts: dict[str, Sequence[str]] | None = None,
+    device: torch.device | str | None = None,
+) -> list[dict]:
+    """The KIS experiment: for each query type, the rank of every query's target.
+
+    ``queries`` maps a query type (any spelling :func:`canonical_query_type` knows) to
+    ``(query_emb (M, D), target_index (M,))``. Returns one row per query, in the order
+    of ``queries``: ``{query_type, target, rank}`` plus ``video_rank`` when
+    ``video_index`` is given and ``text`` when ``texts`` is. Every caller of the
+    package (``mvk kis run`` on embeddings or on the official KIS_MVK files, the CLIP
+    training's evaluation) runs this one function.
+
+    Book: ch10 "Known-item search" (section "Ranks for 100 targets").
+    """
+    rows = []
+    for given, (emb, targets) in queries.items():
+        kind = canonical_query_type(given)
+        targets = torch.as_tensor(targets, dtype=torch.long)
+        kw = dict(similarity=similarity, device=device)
+        ranks = rank_of_targets(emb, frame_emb, targets, **kw).cpu().tolist()
+        vranks = (
+            video_rank_of_targets(emb, frame_emb, targets, video_index, **kw).cpu().tolist()
+            if video_index is not None
+            else None
+        )
+        for j, (t, r) in enumerate(zip(targets.tolist(), ranks)):
+            row = {"query_type": kind, "target": frame_paths[t], "rank": int(r)}
+            if vranks is not None:
+                row["video_rank"] = int(vranks[j])
+            if texts is not None:
+                row["text"] = texts[given][j]
+            rows.append(row)
+    return rows

@@ -31,13 +31,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from mvk_tutorial.retrieval.kis import rank_of_targets
+from mvk_tutorial.retrieval.kis import kis_experiment
 
 COLLECTION_DIR = "extracted_low_res_images_v2"
 MANUAL_DIR = "manual_vs_ClipCap"
 SAMPLES_CSV = "100_samples.csv"
 EXPERT_CSV = "expertQueriesCLIPfeatures.csv"
-QUERY_TYPES = ("clipcap", "novice", "expert")
+QUERY_TYPES = ("clipcap", "novice", "expert")  # the official files' names for them
 
 
 @dataclass
@@ -65,6 +65,11 @@ def _vector(field: str, where: str, column: str) -> np.ndarray:
             f"{where}: column {column!r} is not a '|'-separated list of numbers: "
             f"{field[:40]!r}..."
         ) from None
+    if v.size and not np.any(v):  # cosine similarity would be 0 / 0
+        raise ValueError(
+            f"{where}: column {column!r} is a zero vector (cosine similarity is "
+            "undefined; expected a non-zero embedding)"
+        )
     return v
 
 
@@ -131,13 +136,26 @@ def read_collection(
 
 def _read_queries(path: Path, columns: tuple[str, ...], pairs, dim: int):
     out = {name: ([], [], [], []) for name, _, _ in pairs}
+    n_rows = 0
     for where, row in _read_rows(path, columns):
+        n_rows += 1
         for name, text_col, vec_col in pairs:
             images, texts, vecs, wheres = out[name]
             images.append(row["image"])
             texts.append(row[text_col])
             vecs.append(_vector(row[vec_col], where, vec_col))
             wheres.append(where)
+    if n_rows == 0:
+        raise ValueError(f"{path}: no query rows (only a header); expected one per target")
+    for name, (images, texts, _, wheres) in out.items():
+        seen: dict = {}
+        for image, text, where in zip(images, texts, wheres):
+            if (image, text) in seen:
+                raise ValueError(
+                    f"{where}: duplicate {name} query (same target and text as "
+                    f"{seen[(image, text)]})"
+                )
+            seen[(image, text)] = where.rsplit(", ", 1)[-1]
     return {n: (i, t, _stack(v, w, dim), w) for n, (i, t, v, w) in out.items()}
 
 
@@ -193,18 +211,17 @@ def _frame_index(paths: list[str]) -> dict[str, int]:
 def run_kis_mvk(data: KisMvkData, device: str | None = None) -> list[dict]:
     """Rank every query's target as KIS.py does; rows ``{query_type, target, rank}``.
 
-    Book: ch10 (section "The official KIS_MVK protocol").
+    Query types are the package's (``automatic``, ``novice``, ``expert``; the files'
+    ``clipcap`` is ``automatic``). Book: ch10 (section "The official KIS_MVK protocol").
     """
     index = _frame_index(data.frame_paths)
-    rows = []
+    queries = {}
     for name in QUERY_TYPES:
         images, _, emb = data.queries[name]
         targets = torch.tensor([index[frame_id(p)] for p in images], dtype=torch.long)
-        ranks = rank_of_targets(
-            emb, data.frame_emb, targets, similarity="cosine_official", device=device
-        )
-        rows += [
-            {"query_type": name, "target": p, "rank": int(r)}
-            for p, r in zip(images, ranks.cpu().tolist())
-        ]
+        queries[name] = (emb, targets)
+    rows = kis_experiment(
+        queries, data.frame_emb, data.frame_paths, similarity="cosine_official",
+        device=device,
+    )
     return rows

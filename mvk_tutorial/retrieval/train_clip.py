@@ -30,9 +30,18 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
+from mvk_tutorial.mvk.synthetic import (
+    GENERATOR_VERSION,
+    MiniConfig,
+    default_cache_dir,
+    ensure_mvk_mini,
+    generate_mvk_mini,
+    load_captions,
+    load_frame_labels,
+)
 from mvk_tutorial.retrieval.clip import TINY_CLIP, TINY_CLIP_WEIGHTS, register_tiny_clip
 from mvk_tutorial.retrieval.embed import decode_image
-from mvk_tutorial.retrieval.kis import found_within, rank_of_targets, rank_summary
+from mvk_tutorial.retrieval.kis import found_within, kis_experiment, rank_summary
 from mvk_tutorial.utils import atomic_path, atomic_write, seed_everything
 
 CAPTION_MIX = {"expert": 0.7, "automatic": 0.2, "novice": 0.1}
@@ -56,14 +65,6 @@ TRAIN_WORLD = dict(sites=8, videos_per_site=48, min_frames=6, max_frames=6, seed
 
 def ensure_train_world(height: int = 256, width: int = 448) -> Path:
     """The MVK-mini training collection (seed 1, 384 videos of 6 frames), made once."""
-    from mvk_tutorial.mvk.synthetic import (
-        MiniConfig,
-        default_cache_dir,
-        generate_mvk_mini,
-    )
-
-    from mvk_tutorial.mvk.synthetic import GENERATOR_VERSION
-
     name = f"mvk_mini_clip_train_s1_{height}x{width}_g{GENERATOR_VERSION}"
     out = default_cache_dir() / name
     if (out / "mvk_mini.json").is_file():
@@ -74,8 +75,6 @@ def ensure_train_world(height: int = 256, width: int = 448) -> Path:
 
 def load_pairs(root: Path, preprocess, split: str | None = None):
     """Preprocessed frames (F, 3, H, W) float16 and their caption table (one split or all)."""
-    from mvk_tutorial.mvk.synthetic import load_frame_labels
-
     df = load_frame_labels(root)
     if split is not None:
         df = df[df["split"] == split]
@@ -160,8 +159,6 @@ def train(
 @torch.inference_mode()
 def evaluate(model, tokenizer, preprocess, root: Path) -> dict:
     """KIS over all selected frames of ``root``, every frame a target once per query type."""
-    from mvk_tutorial.mvk.synthetic import load_captions
-
     caps = load_captions(root)
     imgs = torch.stack([preprocess(decode_image(p)) for p in caps["frame_path"]])
     frame_emb = torch.cat(
@@ -171,10 +168,14 @@ def evaluate(model, tokenizer, preprocess, root: Path) -> dict:
         ]
     )  # (N, D)
     targets = torch.arange(len(caps))
+    queries = {
+        kind: (model.encode_text(tokenizer(caps[kind].tolist()), normalize=True), targets)
+        for kind in CAPTION_MIX
+    }  # each (N, D) with its (N,) targets
+    rows = kis_experiment(queries, frame_emb, list(caps["frame_path"]))
     out = {"collection_frames": len(caps)}
     for kind in CAPTION_MIX:
-        q = model.encode_text(tokenizer(caps[kind].tolist()), normalize=True)  # (N, D)
-        ranks = rank_of_targets(q, frame_emb, targets)
+        ranks = torch.tensor([r["rank"] for r in rows if r["query_type"] == kind])
         found = found_within(ranks, [1, 10])
         out[kind] = {
             "median_rank": rank_summary(ranks)["median"],
@@ -185,8 +186,6 @@ def evaluate(model, tokenizer, preprocess, root: Path) -> dict:
 
 
 def _sidecar(out: Path, argv: list[str], args, info: dict, metrics: dict) -> str:
-    from mvk_tutorial.mvk.synthetic import GENERATOR_VERSION
-
     n = metrics["collection_frames"]
     lines = [
         f"# {out.stem}: tiny CLIP trained on MVK-mini",
@@ -218,8 +217,6 @@ def _sidecar(out: Path, argv: list[str], args, info: dict, metrics: dict) -> str
 
 def train_clip_cli(args: argparse.Namespace) -> int:
     """``mvk train clip``: train, evaluate, write the weights and their sidecar ``.md``."""
-    from mvk_tutorial.mvk.synthetic import ensure_mvk_mini
-
     torch.set_num_threads(args.threads)  # 1 is fastest on a busy 2-core machine
     seed_everything(args.seed)
     register_tiny_clip()

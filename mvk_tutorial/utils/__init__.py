@@ -1,13 +1,12 @@
 """Small helpers used across the book: device, seeds, timing, atomic files.
 
-Book: ch00 "How to use this book".
+Names are imported on first use (see :mod:`mvk_tutorial.utils.lazy`): the file helpers
+need no torch, the others do.
+
+Book: ch00, section "CPU and GPU modes".
 """
 
-from mvk_tutorial.utils.bench import BenchResult, benchmark, format_table
-from mvk_tutorial.utils.device import get_device
-from mvk_tutorial.utils.files import atomic_write, atomic_path
-from mvk_tutorial.utils.scale import get_scale, is_full_scale, scaled
-from mvk_tutorial.utils.seed import seed_everything
+from mvk_tutorial.utils.lazy import lazy_exports
 
 __all__ = [
     "BenchResult",
@@ -21,3 +20,18 @@ __all__ = [
     "scaled",
     "seed_everything",
 ]
+__getattr__, __dir__ = lazy_exports(
+    __name__,
+    {
+        "BenchResult": "mvk_tutorial.utils.bench",
+        "benchmark": "mvk_tutorial.utils.bench",
+        "format_table": "mvk_tutorial.utils.bench",
+        "get_device": "mvk_tutorial.utils.device",
+        "atomic_path": "mvk_tutorial.utils.files",
+        "atomic_write": "mvk_tutorial.utils.files",
+        "seed_everything": "mvk_tutorial.utils.seed",
+        "get_scale": "mvk_tutorial.utils.scale",
+        "is_full_scale": "mvk_tutorial.utils.scale",
+        "scaled": "mvk_tutorial.utils.scale",
+    },
+)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import tempfile
 from pathlib import Path
 from typing import Iterator
@@ -18,28 +19,27 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
 
     Use it with writers that want a file name (``torch.save``, ``cv2.imwrite``,
     ``df.to_csv``). On an exception the temporary file is removed and ``path`` is left
-    as it was. The temporary name keeps the suffix, so format-sniffing writers work.
+    as it was. The temporary file has the same name as ``path``, inside a hidden
+    temporary folder beside it (``.<name>.tmp-XXXX/<name>``): format-sniffing writers
+    see the right suffix, and writers that record the file name (``torch.save`` names
+    its archive after it) give byte-identical files for identical data.
 
     Book: ch00 "How to use this book".
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(
-        prefix=f".{path.stem}.", suffix=f".tmp{path.suffix}", dir=path.parent
-    )
-    os.close(fd)
-    tmp_path = Path(tmp)
+    tmp_dir = Path(tempfile.mkdtemp(prefix=f".{path.name}.tmp-", dir=path.parent))
+    tmp_path = tmp_dir / path.name
     try:
         yield tmp_path
-        # mkstemp creates 0600 files; give the result the usual mode (0666 - umask).
+        # give the result the usual mode (0666 - umask), whatever the writer chose
         umask = os.umask(0)
         os.umask(umask)
         if tmp_path.exists():
             os.chmod(tmp_path, 0o666 & ~umask)
         os.replace(tmp_path, path)
-    except BaseException:
-        tmp_path.unlink(missing_ok=True)
-        raise
+    finally:
+        shutil.rmtree(tmp_dir, ignore_errors=True)
 
 
 def atomic_write(path: str | os.PathLike, data: str | bytes) -> Path:

@@ -65,6 +65,32 @@ def _tables(result, set_name: str):
     return table_g, table_seq
 
 
+def check_writable(paths: list[Path]) -> None:
+    """Fail before any work if one of the output files cannot be written.
+
+    Each file must not be a folder, and its folder must accept a new file (tried by
+    creating and removing a temporary one). Book: ch07, section "From frames to J&F".
+    """
+    import tempfile
+
+    for path in paths:
+        if path.is_dir():
+            raise IsADirectoryError(
+                f"{path}: is a folder; expected a file name for the results"
+            )
+        folder = path.parent
+        if not folder.is_dir():
+            raise FileNotFoundError(f"{path}: folder {folder} does not exist")
+        try:
+            with tempfile.NamedTemporaryFile(dir=folder, prefix=".mvk-write-test-"):
+                pass
+        except OSError as err:
+            raise PermissionError(
+                f"{folder}: cannot write the results there ({err.strerror or err}); "
+                "expected a writable folder"
+            ) from None
+
+
 def run_eval(args: argparse.Namespace) -> int:
     """Handler of ``mvk vos eval``."""
     from mvk_tutorial.utils import atomic_path, atomic_write
@@ -72,6 +98,13 @@ def run_eval(args: argparse.Namespace) -> int:
 
     if args.workers < 1:
         raise ValueError(f"--workers: expected at least 1, got {args.workers}")
+    if not args.results.is_dir():
+        raise FileNotFoundError(f"--results: folder {args.results} does not exist")
+    outputs = [
+        args.results / f"global_results-{args.set}.csv",
+        args.results / f"per-sequence_results-{args.set}.csv",
+    ]
+    check_writable(outputs + ([args.json] if args.json is not None else []))
     result = evaluate(
         args.davis_root,
         args.results,

@@ -34,6 +34,7 @@ import numpy as np
 from PIL import Image
 
 from mvk_tutorial.utils import atomic_path
+from mvk_tutorial.utils.paths import safe_component
 
 VOID_ID = 255  # DAVIS marks pixels to ignore with 255
 
@@ -159,10 +160,11 @@ def list_sequences(
             f"(ImageSets/{year} has: {', '.join(have) or 'nothing'})"
         )
     names: list[str] = []
-    for line in list_file.read_text().splitlines():
+    text = list_file.read_text(encoding="utf-8", errors="surrogateescape")
+    for line_no, line in enumerate(text.splitlines(), 1):
         name = line.strip()
         if name and name not in names:
-            names.append(name)
+            names.append(safe_component(name, list_file, line_no))
     missing = [
         n
         for n in names
@@ -320,6 +322,10 @@ class YouTubeVOS:
             raise ValueError(
                 f'YouTube-VOS: {meta_path} is not {{"videos": {{...}}}} ({exc!r})'
             ) from None
+        if not isinstance(raw_videos, dict):
+            raise ValueError(f'YouTube-VOS: {meta_path}: "videos" is not an object')
+        for name in raw_videos:  # names become folders of the output
+            safe_component(name, meta_path, f"'videos' key {name!r}")
         self.meta_path = meta_path
         self._raw = raw_videos
 

@@ -22,12 +22,14 @@ Book: ch07, section "From frames to J&F".
 from __future__ import annotations
 
 import os
+import warnings
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from mvk_tutorial.utils.paths import safe_component
 from mvk_tutorial.vos.data import VOID_ID, list_annotations, list_sequences, read_mask
 from mvk_tutorial.vos.metrics import (
     BOUND_TH,
@@ -124,10 +126,19 @@ def _read_predictions(
             f"annotated frame, named like Annotations/480p/{seq}/)"
         )
     extra = sorted(present - set(names))
-    if extra:
-        raise ValueError(
-            f"sequence {seq!r}: {folder} has {len(extra)} PNG(s) that match no "
-            f"annotated frame, e.g. {extra[0]}.png ({len(names)} frames annotated)"
+    stale = [e for e in extra if e.startswith(".") and ".tmp" in e]
+    if stale:  # left by a write that was killed (atomic_path's temporary names)
+        warnings.warn(
+            f"sequence {seq!r}: ignoring {len(stale)} temporary file(s) left by an "
+            f"interrupted write in {folder}, e.g. {stale[0]}.png (safe to delete)",
+            stacklevel=2,
+        )
+    extra = [e for e in extra if e not in stale]
+    if extra:  # the official toolkit reads only the annotated frames' names
+        warnings.warn(
+            f"sequence {seq!r}: ignoring {len(extra)} PNG(s) in {folder} that match no "
+            f"annotated frame, e.g. {extra[0]}.png (as the official toolkit does)",
+            stacklevel=2,
         )
     pred = np.empty((len(scored), *shape), np.uint8)  # (T-2, H, W)
     for t, name in enumerate(scored):
@@ -240,7 +251,10 @@ def evaluate(
     root, results = Path(davis_root), Path(results)
     if not results.is_dir():
         raise FileNotFoundError(f"results folder {results} does not exist")
-    seqs = sequences if sequences is not None else list_sequences(root, year, split)
+    if sequences is not None:
+        seqs = [safe_component(s, "sequences argument", i + 1) for i, s in enumerate(sequences)]
+    else:
+        seqs = list_sequences(root, year, split)
     if single_object is None:
         single_object = str(year) == "2016"
     jobs = [(root, results, s, bound_th, single_object) for s in seqs]

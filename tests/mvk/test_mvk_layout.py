@@ -90,6 +90,7 @@ def test_read_metadata_is_defensive(tmp_path):
     assert (
         m["camera"] == "GoPro" and "duration" not in m and m["extra"] == {"gps": [1, 2]}
     )
+    assert m["invalid"] == {"duration": "abc"}  # reported, not silently dropped
     p.write_text("{}")
     assert read_metadata(p) == {"extra": {}}
     p.write_text('{"fps": 30,')

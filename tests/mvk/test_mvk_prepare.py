@@ -20,7 +20,7 @@ from mvk_tutorial.mvk.layout import list_selected_frames, list_videos
 from mvk_tutorial.mvk.prepare import check_davis, check_youtube_vos, prepare_mvk
 
 REPO = Path(__file__).resolve().parents[2]
-FIXTURES = REPO.parent / "shared" / "fixtures"
+FIXTURES = REPO / "tests" / "fixtures"
 
 
 def _script(name: str):
@@ -123,7 +123,9 @@ def test_prepare_mvk_layout_resume_and_bad_video(tmp_path):
     assert first["num_frames"] == 20 and first["camera"] == "GoPro"
     assert json.loads(metas[1].read_text())["selected_frames"] == [0, 10, 20]
     assert len(list_selected_frames(out)) == 5
-    assert (out / "information/thumbnails/Oahu_Jul2022/0002.jpg").is_file()
+    thumbs = sorted(p.name for p in (out / "information/thumbnails/Oahu_Jul2022").iterdir())
+    frames = sorted(p.name for p in (out / "information/selected_frames/Oahu_Jul2022").iterdir())
+    assert thumbs == frames  # one thumbnail per selected frame, same names
     stamp = metas[0].stat().st_mtime_ns
     prepare_mvk(raw, out, progress=False)  # rerun: finished videos are skipped
     assert metas[0].stat().st_mtime_ns == stamp
@@ -160,9 +162,8 @@ def test_check_davis_on_mvk_mini_and_broken_copies(mini_root, tmp_path):
 
 
 def test_check_davis_on_official_fixture():
-    root = FIXTURES / "davis_reference" / "DAVIS"
-    if not root.is_dir():
-        pytest.skip(f"shared fixtures not found at {root}")
+    root = FIXTURES / "davis" / "DAVIS"
+    assert root.is_dir(), f"fixture {root} missing (it is part of the repository)"
     assert check_davis(root) == []
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import importlib.util
 from pathlib import Path
 
 import numpy as np
@@ -11,11 +12,13 @@ from PIL import Image
 
 from mvk_tutorial.vos import data
 
-FIXTURES = Path(__file__).resolve().parents[2].parent / "shared" / "fixtures"
-DAVIS_REF = FIXTURES / "davis_reference"
-needs_fixture = pytest.mark.skipif(
-    not DAVIS_REF.is_dir(), reason=f"fixture {DAVIS_REF} not present"
+_spec = importlib.util.spec_from_file_location(
+    "official_fixtures", Path(__file__).parents[1] / "fixtures" / "official.py"
 )
+fx = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(fx)
+DAVIS_REF = fx.DAVIS
+needs_fixture = fx.needs(DAVIS_REF)
 
 
 def test_palette_is_the_voc_colour_map():

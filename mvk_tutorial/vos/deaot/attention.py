@@ -82,11 +82,15 @@ def global_attention(
 
 def apply_gate(x: torch.Tensor, U: torch.Tensor) -> torch.Tensor:
     """x * U; a gate narrower than x gates only the first channels (DeAOT's first layer
-    gates the visual half and leaves the ID half as is: official gate cat[silu(U), 1])."""
-    if U.shape[-1] == x.shape[-1]:
+    gates the visual half and leaves the ID half as is: official gate cat[silu(U), 1]).
+
+    ``x`` is not modified (a new tensor is returned), so autograd and callers that keep
+    ``x`` are safe. Book: ch08, section "The Gated Propagation Module".
+    """
+    c = U.shape[-1]
+    if c == x.shape[-1]:
         return x * U
-    x[..., : U.shape[-1]] *= U
-    return x
+    return torch.cat([x[..., :c] * U, x[..., c:]], dim=-1)  # (..., C)
 
 
 class GatedPropagation(nn.Module):
@@ -306,14 +310,17 @@ class LocalGatedPropagation(nn.Module):
     Book: ch08, section "Short-term attention without a dense matrix".
     """
 
-    dense_fallback = (
-        False  # True: use the official dense formulation (benchmark baseline)
-    )
-
     def __init__(
-        self, d_vu: int, d_att: int = 128, max_dis: int = 7, expand_ratio: float = 2.0
+        self,
+        d_vu: int,
+        d_att: int = 128,
+        max_dis: int = 7,
+        expand_ratio: float = 2.0,
+        dense_fallback: bool = False,
     ):
         super().__init__()
+        # True: the official dense formulation (benchmark baseline); per instance
+        self.dense_fallback = dense_fallback
         self.d_att = d_att
         self.max_dis = max_dis
         ws = 2 * max_dis + 1

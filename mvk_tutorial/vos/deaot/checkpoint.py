@@ -83,14 +83,14 @@ def load_official_checkpoint(model: nn.Module, path: str | Path) -> nn.Module:
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"checkpoint not found: {path}")
+    # Only weights_only=True, with no fallback: unpickling arbitrary objects runs
+    # arbitrary code, and official aot-benchmark checkpoints hold only tensors, ints, dicts.
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception:  # older checkpoints may pickle non-tensor objects
-        try:
-            obj = torch.load(path, map_location="cpu", weights_only=False)
-        except Exception as err:
-            raise ValueError(
-                f"{path}: not a readable PyTorch checkpoint ({err})"
-            ) from err
+    except Exception as err:
+        raise ValueError(
+            f"{path}: not a loadable checkpoint: expected a PyTorch file holding only "
+            f"tensors and plain containers (loaded with weights_only=True; {err})"
+        ) from err
     load_state_dict_checked(model, extract_state_dict(obj, str(path)), str(path))
     return model

@@ -2,7 +2,7 @@
 up to ``layer3``, with frozen batch norm and aot-benchmark's parameter names.
 
 Each encoder returns four maps ``[x4, x8, x16, x16]`` (strides 4, 8, 16, 16); the last one
-is the one that the 1x1 ``encoder_projector`` maps to 256 channels. Swin-B is in ``swin.py``.
+is the one that the 1x1 ``encoder_projector`` maps to 256 channels. Swin-B is in ``mvk_tutorial/attention/swin.py``.
 
 Official code: yoxu515/aot-benchmark ``networks/encoders/{mobilenetv2,resnet}.py``.
 Book: ch08, section "Shapes through the network".
@@ -15,6 +15,8 @@ import torch.nn.functional as F
 from torch import nn
 from torchvision.models.resnet import Bottleneck
 from torchvision.ops import FrozenBatchNorm2d
+
+from mvk_tutorial.attention.swin import swin_base
 
 
 def fold_frozen_bn(
@@ -67,8 +69,7 @@ class ConvBNReLU(nn.Sequential):
             FrozenBatchNorm2d(out_ch),
             nn.ReLU6(inplace=True),
         )
-
-    fold_bn = True  # False: conv, then BN, then ReLU6 (as the official code)
+        self.fold_bn = True  # False: conv, then BN, then ReLU6 (as the official code)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not self.fold_bn:
@@ -94,9 +95,10 @@ class InvertedResidual(nn.Module):
             FrozenBatchNorm2d(out_ch),
         ]
         self.conv = nn.Sequential(*layers)
+        self.fold_bn = True  # False: the projection's BN runs unfused (official order)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if ConvBNReLU.fold_bn:
+        if self.fold_bn:
             y = x
             for layer in self.conv[:-2]:
                 y = layer(y)
@@ -210,8 +212,6 @@ def build_encoder(name: str) -> nn.Module:
     if name == "resnet50":
         return ResNet50()
     if name == "swin_base":
-        from mvk_tutorial.attention.swin import swin_base
-
         return swin_base()
     raise ValueError(
         f"unknown encoder {name!r}; expected mobilenetv2, resnet50 or swin_base"

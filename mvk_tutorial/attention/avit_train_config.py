@@ -1,0 +1,30 @@
+"""Hyper-parameters of ``mvk train avit`` (no torch import: the CLI reads the defaults).
+
+Book: ch05, section "Fine-tuning the tiny ViT".
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class AViTTrainConfig:
+    """Hyper-parameters of ``mvk train avit``. Book: ch05, section "Fine-tuning the tiny ViT"."""
+
+    preset: str = "book"
+    epochs: int = 15
+    frame_stride: int = 2  # as mvk train vit: every 2nd frame of the train videos
+    batch_size: int = 64
+    lr: float = 5e-4
+    weight_decay: float = 0.05
+    warmup_epochs: int = 1
+    label_smoothing: float = 0.1
+    gate_scale: float = 10.0  # gamma
+    gate_center: float = 10.0  # -beta
+    ponder_scale: float = 0.25  # alpha_p on mean(rho)
+    distr_prior_alpha: float = 0.1  # alpha_d on KL(target || H)
+    target_depth: float = 1.0  # centre of the Gaussian prior over blocks (1-based)
+    halting: bool = True  # False: the same fine-tuning without halting (a control)
+    seed: int = 0
+    threads: int = 1

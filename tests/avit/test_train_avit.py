@@ -1,0 +1,74 @@
+"""mvk train avit: resume == uninterrupted (all RNG states), save/load round trip,
+CLI validation."""
+
+import random
+
+import numpy as np
+import pytest
+import torch
+
+from mvk_tutorial.attention.avit import AViT, HaltingConfig
+from mvk_tutorial.attention.avit_train_config import AViTTrainConfig
+from mvk_tutorial.attention.train_avit import fit_avit, load_avit, save_avit
+from mvk_tutorial.attention.vit import ViTConfig
+
+CFG = ViTConfig(img_size=(16, 16), patch_size=8, num_classes=3, dim=16, depth=3,
+                num_heads=2, drop_rate=0.1)  # dropout draws from torch's global RNG
+
+
+def _data():
+    g = torch.Generator().manual_seed(0)
+    return torch.rand(16, 3, 16, 16, generator=g), torch.randint(0, 3, (16,), generator=g)
+
+
+def _run(tmp_path, stops):
+    torch.manual_seed(5)
+    model = AViT(CFG, HaltingConfig(gate_scale=5.0, gate_center=0.0))
+    cfg = AViTTrainConfig(epochs=3, batch_size=8, gate_center=0.0, gate_scale=5.0)
+    x, y = _data()
+    mean, std = torch.full((3,), 0.5), torch.full((3,), 0.25)
+    partial = tmp_path / "run.partial.pt"
+    hist = None
+    for i, stop in enumerate(stops):
+        torch.manual_seed(123 + 7 * i)  # a fresh process: other global RNG states
+        np.random.seed(i), random.seed(i)
+        model2 = AViT(CFG, HaltingConfig(gate_scale=5.0, gate_center=0.0))
+        model2.load_state_dict(model.state_dict())  # same start weights each time
+        hist = fit_avit(model2, x, y, cfg, mean, std, partial=partial, stop_after=stop,
+                        log=lambda *_: None)
+    return model2, hist
+
+
+def test_resume_equals_uninterrupted(tmp_path):
+    full, h_full = _run(tmp_path / "a", [None])
+    resumed, h_res = _run(tmp_path / "b", [2, None])
+    assert len(h_full) == len(h_res) == 3
+    for a, b in zip(h_full, h_res):
+        assert a == b
+    for (k, a), b in zip(full.state_dict().items(), resumed.state_dict().values()):
+        assert torch.equal(a, b), k
+
+
+def test_save_load_round_trip(tmp_path):
+    torch.manual_seed(0)
+    m = AViT(CFG, HaltingConfig(gate_scale=5.0, gate_center=0.0)).eval()
+    save_avit(tmp_path / "m.pt", m, classes=["a", "b", "c"])
+    m2, meta = load_avit(tmp_path / "m.pt")
+    assert meta["classes"] == ["a", "b", "c"] and m2.token_path == "gather"
+    x = torch.randn(2, 3, 16, 16)
+    with torch.no_grad():
+        assert torch.allclose(m(x), m2(x), atol=1e-6)
+    with pytest.raises(FileNotFoundError, match="no such file"):
+        load_avit(tmp_path / "missing.pt")
+    torch.save([1, 2], tmp_path / "bad.pt")
+    with pytest.raises(ValueError, match="expected a dict"):
+        load_avit(tmp_path / "bad.pt")
+
+
+def test_cli_rejects_bad_arguments(tmp_path, capsys):
+    from mvk_tutorial.cli import main
+
+    assert main(["train", "avit", "--epochs", "0"]) == 2
+    assert "--epochs" in capsys.readouterr().err
+    assert main(["train", "avit", "--vit", str(tmp_path / "nope.pt")]) == 2
+    assert "--vit" in capsys.readouterr().err
