@@ -321,7 +321,7 @@ QUERY_TYPE_ALIASES = {"clipcap": "automatic", "ClipCap": "automatic"}
 def canonical_query_type(name: str) -> str:
     """``name`` in the package's vocabulary (``"clipcap"`` -> ``"automatic"``).
 
-    Book: ch10 "Known-item search" (section "The task").
+    Book: ch10, section "The task".
     """
     name = QUERY_TYPE_ALIASES.get(name, name)
     if name not in QUERY_TYPES:
@@ -351,7 +351,7 @@ def kis_experiment(
     package (``mvk kis run`` on embeddings or on the official KIS_MVK files, the CLIP
     training's evaluation) runs this one function.
 
-    Book: ch10 "Known-item search" (section "Ranks for 100 targets").
+    Book: ch10, section "Ranks for 100 targets".
     """
     rows = []
     for given, (emb, targets) in queries.items():
