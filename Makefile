@@ -1,7 +1,10 @@
 # The two commands of the README:
 #   make book   build the Jupyter Book, executing every chapter   -> _build/html
-#   make test   unit tests, then nbval over every chapter notebook
-# Each creates .venv when it is missing and installs what it needs into it.
+#   make test   unit tests, nbval over every chapter notebook, then the site rendered
+#               from the committed outputs and checked in Chromium (tests/browser)
+# Each creates .venv when it is missing and installs what it needs into it; the book
+# also needs npm (its JavaScript is installed from js/package-lock.json) and the browser
+# test Debian's chromium: both are installed with apt-get when missing and run as root.
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
@@ -22,11 +25,13 @@ export PATH := $(abspath $(VENV))/bin:$(PATH)
 export TQDM_DISABLE := 1
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 
-.PHONY: help book test unit nbval student execute clean
+.PHONY: help book test unit nbval browser site-deps browser-deps api student key grade execute clean
 
 help:
 	@echo "make book     build the book (executes the notebooks; EXECUTE=off renders stored outputs)"
-	@echo "make test     unit tests + nbval over book/"
+	@echo "make test     unit tests + nbval over book/ + the site checked in Chromium"
+	@echo "make browser  render the site (EXECUTE=off) and check it in Chromium"
+	@echo "make key      write the instructor key (prose-exercise solutions) to exercises/key"
 	@echo "make student  write student copies of the exercise notebooks to exercises/"
 	@echo "make execute  re-execute every chapter in place (refresh the committed outputs)"
 
@@ -43,15 +48,37 @@ $(VENV)/.stamp-book: $(VENV)/.stamp-torch pyproject.toml
 	$(PY) -m pip install --quiet -e ".[book,test]"
 	touch $@
 
-book: $(VENV)/.stamp-book
+# npm installs the site's JavaScript (MathJax, require.js, the widget manager);
+# mvk_tutorial.site_assets copies it into _build/html (the site works offline).
+site-deps:
+	@command -v npm >/dev/null || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null \
+	    && apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q npm; } \
+	    || { echo "make book needs npm (Node.js): install it" >&2; exit 1; }
+	test -f js/node_modules/.package-lock.json -a js/node_modules/.package-lock.json -nt js/package-lock.json \
+	    || npm ci --prefix js --ignore-scripts --no-audit --no-fund
+
+browser-deps:
+	@command -v chromium >/dev/null || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null \
+	    && apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium; } \
+	    || echo "no chromium and it cannot be installed here: tests/browser will say why it skips" >&2
+
+book: $(VENV)/.stamp-book site-deps
 	@mkdir -p _build
 	sed 's/^\(  execute_notebooks:\).*/\1 $(EXECUTE)/' _config.yml > _build/_config.build.yml
-	$(VENV)/bin/jupyter-book build . -W -n --keep-going --config _build/_config.build.yml
+	@start=$$(date +%s); \
+	$(VENV)/bin/jupyter-book build . -W -n --keep-going --config _build/_config.build.yml; \
+	status=$$?; echo "book build (EXECUTE=$(EXECUTE)): $$(( $$(date +%s) - start )) s"; exit $$status
 
-test: unit nbval
+# Unit tests, every chapter executed by nbval, then the site (rendered from the outputs
+# nbval has just checked, EXECUTE=off) in a real browser with the network blocked.
+test: unit nbval browser
 
 unit: $(VENV)/.stamp-test
-	$(PY) -m pytest tests/ $(PYTEST_ARGS)
+	$(PY) -m pytest tests/ --ignore=tests/browser $(PYTEST_ARGS)
+
+browser: $(VENV)/.stamp-book browser-deps
+	$(MAKE) book EXECUTE=off
+	MVK_SITE_DIR=_build/html $(PY) -m pytest tests/browser $(PYTEST_ARGS)
 
 nbval: $(VENV)/.stamp-test
 	$(PY) -m pytest --nbval-lax --nbval-current-env --nbval-cell-timeout=600 \
@@ -60,8 +87,16 @@ nbval: $(VENV)/.stamp-test
 student: $(VENV)/.stamp-test
 	$(VENV)/bin/mvk exercises build exercises --book book
 
+key: $(VENV)/.stamp-test
+	$(VENV)/bin/mvk exercises key exercises/key --book book
+
+# Grade a folder of submissions (one sub-folder per student): make grade SUBMISSIONS=dir
+SUBMISSIONS ?= submissions
+grade: $(VENV)/.stamp-test
+	$(VENV)/bin/mvk exercises grade $(SUBMISSIONS) --out $(SUBMISSIONS)/report.csv
+
 execute: $(VENV)/.stamp-test
 	$(VENV)/bin/mvk book execute book/*.ipynb
 
 clean:
-	rm -rf _build exercises
+	rm -rf _build exercises js/node_modules

@@ -12,7 +12,8 @@ and the student copy replaces each such region by ``raise NotImplementedError()`
 (indented like the ``BEGIN`` marker). Cells tagged ``solution`` are dropped, MyST
 ``{solution}`` blocks are removed from markdown cells, and all outputs are cleared.
 Check cells (``checks.softmax(softmax)``) stay, so a student sees them fail until the
-answer is right.
+answer is right. Answer and check cells carry nbgrader cell metadata (see
+``mvk_tutorial.grading``, which also grades submissions and writes the instructor key).
 
 Book: ch00 "How to use this book" (section "Exercises and how they are checked").
 """
@@ -83,7 +84,9 @@ def make_student_notebook(nb: nbformat.NotebookNode, name: str = "notebook"):
             cell.source = _SOLUTION_FENCE.sub("", cell.source)
         cells.append(cell)
     student.cells = cells
-    return student
+    from mvk_tutorial.grading import add_nbgrader_metadata
+
+    return add_nbgrader_metadata(student)
 
 
 def notebook_has_exercises(nb: nbformat.NotebookNode) -> bool:
@@ -131,10 +134,13 @@ def _cmd_build(args) -> int:
 
 
 def register(groups) -> None:
-    """Add ``mvk exercises build`` (see ``mvk_tutorial.cli``)."""
+    """Add ``mvk exercises build|grade|key`` (see ``mvk_tutorial.cli``)."""
     p = groups["exercises"].add_parser(
         "build", help="write student copies of the exercise notebooks"
     )
     p.add_argument("out_dir", help="folder for the student notebooks")
     p.add_argument("--book", default="book", help="folder of the solution notebooks")
     p.set_defaults(func=_cmd_build)
+    from mvk_tutorial.grading import register as register_grading
+
+    register_grading(groups)

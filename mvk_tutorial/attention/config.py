@@ -6,7 +6,7 @@ per module (``attn.fused_attn = False``) or for every module built afterwards wi
 :func:`set_fused_attn` or the environment variable ``MVK_FUSED_ATTN`` (``0`` = manual
 path, ``1`` = fused path, the default).
 
-Book: ch01 "Scaled dot-product attention" (section "The fast path").
+Book: ch01, section "What changes on a GPU".
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ def _from_env() -> bool:
 def use_fused_attn() -> bool:
     """Whether new attention modules use ``F.scaled_dot_product_attention``.
 
-    Book: ch01 "Scaled dot-product attention" (section "The fast path").
+    Book: ch01, section "What changes on a GPU".
     """
     return _from_env() if _FUSED is None else _FUSED
 
@@ -38,7 +38,7 @@ def use_fused_attn() -> bool:
 def set_fused_attn(enable: bool | None = True) -> None:
     """Set the default for modules built from now on (``None``: back to the env var).
 
-    Book: ch01 "Scaled dot-product attention" (section "The fast path").
+    Book: ch01, section "What changes on a GPU".
     """
     global _FUSED
     _FUSED = None if enable is None else bool(enable)

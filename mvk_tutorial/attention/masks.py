@@ -1,6 +1,6 @@
 """Boolean attention masks (True = attend, PyTorch's convention).
 
-Book: ch01 "Scaled dot-product attention" (section "Masks").
+Book: ch01, section "Masks".
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ def causal_mask(n_q: int, n_k: int | None = None, device=None) -> Tensor:
     With n_k > n_q the queries are taken to be the *last* n_q positions (as when new
     tokens attend to a cache), so query i sees keys j <= i + n_k - n_q.
 
-    Book: ch01 "Scaled dot-product attention" (section "Masks").
+    Book: ch01, section "Masks".
     """
     n_k = n_q if n_k is None else n_k
     if n_q < 1 or n_k < 1:
@@ -31,7 +31,7 @@ def padding_mask(lengths: Tensor | list[int], n_k: int | None = None) -> Tensor:
     The two singleton dims broadcast over heads and queries, so the mask can be passed
     as ``attn_mask`` for scores of shape (B, heads, n_q, n_k).
 
-    Book: ch01 "Scaled dot-product attention" (section "Masks").
+    Book: ch01, section "Masks".
     """
     lengths = torch.as_tensor(lengths)
     if lengths.dim() != 1 or (lengths < 0).any():

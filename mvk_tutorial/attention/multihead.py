@@ -18,7 +18,7 @@ memory-efficient kernels on a GPU); the manual path is the book's
 :func:`~mvk_tutorial.attention.sdpa.scaled_dot_product_attention` and is always used
 when the weights are asked for.
 
-Book: ch01 "Multi-head attention".
+Book: ch01, section "Multi-head attention: projections into subspaces".
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ from mvk_tutorial.attention.sdpa import scaled_dot_product_attention
 def split_heads(x: Tensor, num_heads: int) -> Tensor:
     """(B, N, C) -> (B, num_heads, N, C // num_heads).
 
-    Book: ch01 "Multi-head attention" (section "Splitting and merging heads").
+    Book: ch01, section "Multi-head attention: projections into subspaces".
     """
     B, N, C = x.shape
     if C % num_heads:
@@ -46,7 +46,7 @@ def split_heads(x: Tensor, num_heads: int) -> Tensor:
 def merge_heads(x: Tensor) -> Tensor:
     """(B, num_heads, N, head_dim) -> (B, N, num_heads * head_dim); undoes split_heads.
 
-    Book: ch01 "Multi-head attention" (section "Splitting and merging heads").
+    Book: ch01, section "Multi-head attention: projections into subspaces".
     """
     B, h, N, d = x.shape
     return x.transpose(1, 2).reshape(B, N, h * d)  # (B, N, heads * head_dim)
@@ -61,7 +61,7 @@ def combine_masks(
     ``nn.MultiheadAttention`` uses the opposite: True = padding). Boolean masks are
     combined with AND; if either is a float mask the result is additive.
 
-    Book: ch01 "Scaled dot-product attention" (section "Masks").
+    Book: ch01, section "Masks".
     """
     if key_padding_mask is not None:
         if key_padding_mask.dim() != 2:
@@ -93,7 +93,7 @@ class Attention(nn.Module):
         attn_drop: dropout on the attention weights.
         proj_drop: dropout after the output projection.
 
-    Book: ch01 "Multi-head attention"; used by the ViT of ch02.
+    Book: ch01, section "Multi-head attention: projections into subspaces" (also ch02).
     """
 
     def __init__(
@@ -151,7 +151,7 @@ class MultiHeadAttention(nn.Module):
         attn_drop: dropout on the attention weights.
         proj_drop: dropout after the output projection.
 
-    Book: ch01 "Multi-head attention".
+    Book: ch01, section "Multi-head attention: projections into subspaces".
     """
 
     def __init__(

@@ -19,7 +19,7 @@ A query row whose keys are all masked has no distribution to normalise. We retur
 row of zero weights and a zero output for it (a "safe" softmax), which is what
 ``F.scaled_dot_product_attention`` returns in PyTorch >= 2.5 and what the tests check.
 
-Book: ch01 "Scaled dot-product attention".
+Book: ch01, section "Queries, keys and values".
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ def stable_softmax(scores: Tensor, dim: int = -1) -> Tensor:
     ``exp(x - max x) / sum exp(x - max x)`` never overflows; where a row is all -inf
     the maximum is replaced by 0 and the empty sum by 1, so the row becomes 0, not NaN.
 
-    Book: ch01 "Scaled dot-product attention" (section "A numerically stable softmax").
+    Book: ch01, section "A numerically stable softmax".
     """
     row_max = scores.amax(dim=dim, keepdim=True)
     row_max = torch.where(torch.isfinite(row_max), row_max, torch.zeros_like(row_max))
@@ -99,7 +99,7 @@ def scaled_dot_product_attention(
     Returns:
         The output (..., n_q, d_v), and the weights if ``return_weights``.
 
-    Book: ch01 "Scaled dot-product attention".
+    Book: ch01, section "Queries, keys and values".
     """
     _check_inputs(q, k, v, attn_mask)
     # "We suspect that for large values of d_k, the dot products grow large in
@@ -124,7 +124,7 @@ def attention_flops(n_q: int, n_k: int, d_k: int, d_v: int | None = None) -> int
     A multiply-add counts as 2 FLOPs; softmax and scaling are not counted. For
     n_q = n_k = n and d_k = d_v = d this is 4 n^2 d.
 
-    Book: ch01 "Scaled dot-product attention" (section "Cost").
+    Book: ch01, section "Cost: time and memory grow with $n^2$".
     """
     d_v = d_k if d_v is None else d_v
     return 2 * n_q * n_k * d_k + 2 * n_q * n_k * d_v

@@ -1,6 +1,6 @@
 """Checks for the exercises of ch01 "Scaled dot-product attention" and ch02.
 
-Book: ch01 "Scaled dot-product attention" (section "Exercises").
+Book: ch01, section "Exercises".
 """
 
 from __future__ import annotations
@@ -44,7 +44,7 @@ def _sdpa_cases():
 def sdpa(candidate) -> None:
     """Check ``candidate(q, k, v, attn_mask=None)`` = softmax(QK^T/sqrt(d_k) + mask) V.
 
-    Book: ch01 "Scaled dot-product attention" (exercise 1).
+    Book: ch01, section "Exercise 1: scaled dot-product attention".
     """
     check_function(
         "sdpa",
@@ -82,7 +82,7 @@ def _heads_cases(merged: bool):
 def split_heads(candidate) -> None:
     """Check ``candidate(x, num_heads)``: (B, N, C) -> (B, heads, N, C // heads).
 
-    Book: ch01 "Multi-head attention" (exercise 2).
+    Book: ch01, section "Exercise 2: split and merge heads".
     """
     check_function(
         "split_heads",
@@ -97,7 +97,7 @@ def split_heads(candidate) -> None:
 def merge_heads(candidate) -> None:
     """Check ``candidate(x)``: (B, heads, N, head_dim) -> (B, N, heads * head_dim).
 
-    Book: ch01 "Multi-head attention" (exercise 2).
+    Book: ch01, section "Exercise 2: split and merge heads".
     """
     check_function(
         "merge_heads",
@@ -112,7 +112,7 @@ def merge_heads(candidate) -> None:
 def causal_mask(candidate) -> None:
     """Check ``candidate(n_q, n_k)``: boolean (n_q, n_k), True where key j <= query i.
 
-    Book: ch01 "Scaled dot-product attention" (exercise 3).
+    Book: ch01, section "Exercise 3: a causal mask and a padding mask".
     """
     cases = [
         case(f"n_q={a}, n_k={b}", a, b) for a, b in [(1, 1), (4, 4), (6, 6), (2, 5)]
@@ -131,7 +131,7 @@ def causal_mask(candidate) -> None:
 def padding_mask(candidate) -> None:
     """Check ``candidate(lengths, n_k)``: boolean (B, 1, 1, n_k), True for real keys.
 
-    Book: ch01 "Scaled dot-product attention" (exercise 3).
+    Book: ch01, section "Exercise 3: a causal mask and a padding mask".
     """
     cases = [
         case(f"lengths={ls}, n_k={n}", torch.tensor(ls), n)

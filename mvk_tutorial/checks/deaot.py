@@ -58,7 +58,7 @@ def _window_cases():
 def window_attention(candidate) -> None:
     """Check ``window_attention(q, k, v, rel, max_dis) -> (B, h, w, C)``.
 
-    Book: ch08 "Memory-based VOS and DeAOT" (exercise "Short-term attention").
+    Book: ch08, section "Short-term attention without a dense matrix".
     """
     check_function(
         "window_attention",

@@ -37,7 +37,7 @@ def _as_dict(result) -> dict[str, float]:
 def word_share(candidate) -> None:
     """Check ``word_share(captions) -> Series``: share of captions containing each word.
 
-    Book: ch09 "The Marine Video Kit dataset" (exercise "Word frequencies").
+    Book: ch09, section "Exercise 1: word frequencies".
     """
     check_function(
         "word_share",

@@ -44,7 +44,7 @@ def _ranking_cases():
 def cosine_ranking(candidate) -> None:
     """Check ``rank_frames(query (D,), frames (N, D)) -> (N,) frame indices, best first``.
 
-    Book: ch10 "Known-item search" (exercise "Cosine similarity ranking").
+    Book: ch10, section "Exercise 1: cosine similarity ranking".
     """
     check_function(
         "cosine_ranking",
@@ -78,7 +78,7 @@ def _rank_cases():
 def rank_without_sorting(candidate) -> None:
     """Check ``target_rank(scores (N,), target) -> int`` (0-based rank, no sort).
 
-    Book: ch10 "Known-item search" (exercise "The rank of a target without sorting").
+    Book: ch10, section "Exercise 2: the rank of a target without sorting".
     """
     if not callable(candidate):
         raise AssertionError(

@@ -46,7 +46,7 @@ def _iou_cases():
 def iou(candidate) -> None:
     """Check ``iou(gt, pred) -> float`` (region similarity J of one frame).
 
-    Book: ch07 "Video object segmentation: task, data, metrics" (exercise "IoU").
+    Book: ch07, section "Exercise 1: IoU".
     """
     check_function(
         "iou",
@@ -75,8 +75,7 @@ def _bmap_cases():
 def boundary_map(candidate) -> None:
     """Check ``seg2bmap(seg) -> (H, W) bool`` against the official rule.
 
-    Book: ch07 "Video object segmentation: task, data, metrics" (exercise "The
-    boundary map").
+    Book: ch07, section "Exercise 2: the boundary map".
     """
     check_function(
         "boundary_map",

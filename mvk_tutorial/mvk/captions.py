@@ -17,7 +17,7 @@ what really is in the frame:
 An object counts as visible when at least ``min_visible_fraction`` of the frame's
 pixels (and at least 16 pixels) show it after occlusion.
 
-Book: ch09 "The Marine Video Kit dataset" (section "Captions").
+Book: ch09, section "Thumbnails and their captions".
 """
 
 from __future__ import annotations
@@ -207,7 +207,7 @@ def frame_captions(
 
     Deterministic: the novice wording is drawn from a generator seeded by the scene seed
     and ``t``. ``visible`` may be passed when already computed.
-    Book: ch09 "The Marine Video Kit dataset" (section "Captions").
+    Book: ch09, section "Thumbnails and their captions".
     """
     visible = visible_objects(scene, instance_ids) if visible is None else visible
     rng = np.random.default_rng([scene.seed, 3, t])

@@ -10,7 +10,8 @@ file) is reported with its path and the reason instead of stopping the walk.
 caption contains each word (the MVK project page shows it for ClipCap captions: THE
 71.5 %, REEF 64.4 %, A 54.5 %, CORAL 46.4 %, FISH 25.4 %...).
 
-Book: ch09 "The Marine Video Kit dataset" (sections "Statistics", "Captions").
+Book: ch09, sections "The statistics of the paper, on MVK-mini",
+"Thumbnails and their captions".
 """
 
 from __future__ import annotations

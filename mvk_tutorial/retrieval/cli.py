@@ -5,7 +5,7 @@
     mvk kis run --embeddings DIR --out ranks.csv            (a cache from `mvk kis embed`)
     mvk train clip [--preset book --max-steps 1000 [--seconds S] --out FILE]
 
-Book: ch10 "Known-item search"; ch00 "How to use this book" (the ``mvk`` command).
+Book: ch10, section "The task" (also ch00).
 """
 
 from __future__ import annotations

@@ -16,7 +16,8 @@ Pitfall: OpenAI's weights (and ``laion400m_*``) were trained with QuickGELU. The
 ``ViT-B-32`` config uses ``nn.GELU``; use ``ViT-B-32-quickgelu`` (or ``quick_gelu=True``)
 for them. :func:`load_clip` applies the tag's ``quick_gelu`` flag itself.
 
-Book: ch10 "Known-item search" (sections "CLIP", "Running it on the real MVK").
+Book: ch10, sections "CLIP: one space for images and texts",
+"On a GPU with the real MVK".
 """
 
 from __future__ import annotations
@@ -104,7 +105,7 @@ def resolve_pretrained(
 
     Returns (path, open_clip pretrained config). Raises ``ValueError`` for an unknown tag
     and ``FileNotFoundError`` when the weights are not cached on this machine.
-    Book: ch10 (section "Running it on the real MVK").
+    Book: ch10, section "On a GPU with the real MVK".
     """
     cfg = open_clip.get_pretrained_cfg(model_name, tag)
     if not cfg:
@@ -153,7 +154,7 @@ def load_clip(
         quick_gelu: force QuickGELU activations (default: the tag's own flag).
         cache_dir: where cached pretrained weights are looked up.
 
-    Book: ch10 "Known-item search" (section "CLIP").
+    Book: ch10, section "CLIP: one space for images and texts".
     """
     register_tiny_clip()
     if model_name not in open_clip.list_models():

@@ -6,7 +6,7 @@ are texts with a query type and a target frame: on MVK-mini the three generated
 captions of every selected frame (``information/captions.csv``), elsewhere a CSV with
 columns ``frame_path, query_type, text``.
 
-Book: ch10 "Known-item search" (section "The task").
+Book: ch10, section "The task".
 """
 
 from __future__ import annotations

@@ -11,7 +11,7 @@ Cache layout of one kind (``<out>/image`` or ``<out>/text``)::
     manifest.json      {"kind", "model", "pretrained", "shard_size", "items": [...], "meta": {...}}
     shard_00000.pt     {"start": 0, "end": 256, "emb": (256, D) float32}
 
-Book: ch10 "Known-item search" (section "Embedding a whole collection").
+Book: ch10, section "Embedding a whole collection".
 """
 
 from __future__ import annotations

@@ -14,7 +14,8 @@ not need a sort: it is the number of frames that come before the target,
 (a stable descending sort keeps equal scores in collection order). So one matrix product
 per chunk of queries and two comparisons give exact ranks for thousands of queries.
 
-Book: ch10 "Known-item search" (sections "Ranking without sorting", "Video-level ranks").
+Book: ch10, sections "Ranking without sorting, at the MVK scale",
+"Beyond the paper: video-level ranks".
 """
 
 from __future__ import annotations
@@ -191,7 +192,7 @@ def rank_of_targets(
         stable descending sort orders them). The target's score is read from the same
         matrix-product block, so the comparison is exact.
 
-    Book: ch10 "Known-item search" (section "Ranking without sorting").
+    Book: ch10, section "Ranking without sorting, at the MVK scale".
     """
     target_index = torch.as_tensor(target_index, dtype=torch.long)
     _check_inputs(query_emb, frame_emb, target_index.cpu(), similarity)
@@ -232,7 +233,7 @@ def video_rank_of_targets(
     (N,) (ids 0..V-1), a video's score is the maximum of its frames' scores (max
     pooling), and ties between videos are broken by video id.
 
-    Book: ch10 "Known-item search" (section "Video-level ranks").
+    Book: ch10, section "Beyond the paper: video-level ranks".
     """
     target_index = torch.as_tensor(target_index, dtype=torch.long)
     video_index = torch.as_tensor(video_index, dtype=torch.long)
@@ -320,7 +321,7 @@ QUERY_TYPE_ALIASES = {"clipcap": "automatic", "ClipCap": "automatic"}
 def canonical_query_type(name: str) -> str:
     """``name`` in the package's vocabulary (``"clipcap"`` -> ``"automatic"``).
 
-    Book: ch10 "Known-item search" (section "The task").
+    Book: ch10, section "The task".
     """
     name = QUERY_TYPE_ALIASES.get(name, name)
     if name not in QUERY_TYPES:
@@ -350,7 +351,7 @@ def kis_experiment(
     package (``mvk kis run`` on embeddings or on the official KIS_MVK files, the CLIP
     training's evaluation) runs this one function.
 
-    Book: ch10 "Known-item search" (section "Ranks for 100 targets").
+    Book: ch10, section "Ranks for 100 targets".
     """
     rows = []
     for given, (emb, targets) in queries.items():

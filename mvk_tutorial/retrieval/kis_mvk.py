@@ -18,7 +18,7 @@ the dot product. One difference: ``KIS.py`` visits the folders in ``os.listdir``
 (arbitrary); we sort them by default (``folder_order="listdir"`` copies KIS.py), which
 only matters for frames whose scores tie exactly.
 
-Book: ch10 "Known-item search" (section "The official KIS_MVK protocol").
+Book: ch10, section "The official KIS_MVK protocol".
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Text search over a frame collection: top-k frames for a typed query, and a search box.
 
-Book: ch10 "Known-item search" (section "An interactive search box").
+Book: ch10, section "An interactive search box".
 """
 
 from __future__ import annotations

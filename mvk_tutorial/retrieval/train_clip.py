@@ -14,7 +14,7 @@ than frames), each frame with one of its three captions (expert 0.7, automatic 0
 novice 0.1). The book's collection (seed 0) is never seen in training; it is measured at
 the end: known-item search over all its selected frames, each frame a target once.
 
-Book: ch10 "Known-item search" (section "A tiny CLIP trained on MVK-mini").
+Book: ch10, section "CLIP: one space for images and texts".
 """
 
 from __future__ import annotations
@@ -53,7 +53,7 @@ def clip_loss(
     """Symmetric cross entropy over the (B, B) cosine-similarity logits.
 
     ``image_emb`` and ``text_emb`` are (B, D) and L2-normalised; pair i is the positive
-    of row i and column i. Book: ch10 (section "A tiny CLIP trained on MVK-mini").
+    of row i and column i. Book: ch10, section "CLIP: one space for images and texts".
     """
     logits = logit_scale.exp() * image_emb @ text_emb.T  # (B, B): images x texts
     labels = torch.arange(logits.shape[0], device=logits.device)

@@ -3,7 +3,7 @@
 Names are imported on first use (see :mod:`mvk_tutorial.utils.lazy`): the file helpers
 need no torch, the others do.
 
-Book: ch00 "How to use this book".
+Book: ch00, section "CPU and GPU modes".
 """
 
 from mvk_tutorial.utils.lazy import lazy_exports
@@ -15,6 +15,9 @@ __all__ = [
     "benchmark",
     "format_table",
     "get_device",
+    "get_scale",
+    "is_full_scale",
+    "scaled",
     "seed_everything",
 ]
 __getattr__, __dir__ = lazy_exports(
@@ -27,5 +30,8 @@ __getattr__, __dir__ = lazy_exports(
         "atomic_path": "mvk_tutorial.utils.files",
         "atomic_write": "mvk_tutorial.utils.files",
         "seed_everything": "mvk_tutorial.utils.seed",
+        "get_scale": "mvk_tutorial.utils.scale",
+        "is_full_scale": "mvk_tutorial.utils.scale",
+        "scaled": "mvk_tutorial.utils.scale",
     },
 )

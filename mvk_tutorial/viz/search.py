@@ -1,6 +1,6 @@
 """Plots and the search box of known-item search: result thumbnails for a query.
 
-Book: ch10 "Known-item search" (section "An interactive search box").
+Book: ch10, section "An interactive search box".
 """
 
 from __future__ import annotations

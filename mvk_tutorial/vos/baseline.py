@@ -11,7 +11,7 @@ optical flow.
 
 Farneback, "Two-Frame Motion Estimation Based on Polynomial Expansion", SCIA 2003.
 
-Book: ch07 "Video object segmentation: task, data, metrics" (section "A baseline").
+Book: ch07, section "A frame-by-frame baseline".
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ def warp_mask(mask: np.ndarray, flow: np.ndarray) -> np.ndarray:
     Pixel (x, y) of the result takes the id at ``(x + dx, y + dy)`` of ``mask``
     (nearest neighbour; outside the image -> background).
 
-    Book: ch07 "Video object segmentation: task, data, metrics" (section "A baseline").
+    Book: ch07, section "A frame-by-frame baseline".
     """
     H, W = mask.shape
     xs, ys = np.meshgrid(np.arange(W, dtype=np.float32), np.arange(H, dtype=np.float32))
@@ -59,7 +59,7 @@ def warp_mask(mask: np.ndarray, flow: np.ndarray) -> np.ndarray:
 def backward_flow(frame_t: np.ndarray, frame_prev: np.ndarray) -> np.ndarray:
     """Dense Farneback flow from frame t to frame t-1: ``(H, W, 2)`` float32 (dx, dy).
 
-    Book: ch07 "Video object segmentation: task, data, metrics" (section "A baseline").
+    Book: ch07, section "A frame-by-frame baseline".
     """
     g_t = cv2.cvtColor(frame_t, cv2.COLOR_RGB2GRAY)
     g_p = cv2.cvtColor(frame_prev, cv2.COLOR_RGB2GRAY)
@@ -80,7 +80,7 @@ def propagate(frames: list[np.ndarray], first_mask: np.ndarray, method: str = "f
     Returns:
         A list of ``T`` ``(H, W) uint8`` id maps.
 
-    Book: ch07 "Video object segmentation: task, data, metrics" (section "A baseline").
+    Book: ch07, section "A frame-by-frame baseline".
     """
     if method not in METHODS:
         raise ValueError(f"method: expected one of {METHODS}, got {method!r}")
@@ -109,7 +109,7 @@ def run_baseline(
     that :func:`mvk_tutorial.vos.evaluation.evaluate` can score the folder. A sequence
     whose PNGs are all present is skipped (the run can resume).
 
-    Book: ch07 "Video object segmentation: task, data, metrics" (section "A baseline").
+    Book: ch07, section "A frame-by-frame baseline".
     """
     from tqdm.auto import tqdm
 

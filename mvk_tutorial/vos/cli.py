@@ -1,6 +1,6 @@
 """Sub-commands of ``mvk vos``: evaluation (J&F, ch07) and DeAOT segmentation (ch08).
 
-Book: ch07 "Video object segmentation: task, data and metrics", ch08 "DeAOT".
+Book: ch08, section "The DeAOT family" (also ch07).
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ results folder (the official column names, three decimals, as
 ``evaluation_method.py`` writes them), prints both tables, and with ``--json`` writes
 every number at full precision.
 
-Book: ch07 "Video object segmentation: task, data, metrics" (section "Evaluating").
+Book: ch07, section "From frames to J&F".
 """
 
 from __future__ import annotations

@@ -14,7 +14,7 @@ the YouTube-VOS server expects (zip the ``Annotations`` folder).
 Sequences already complete in RESULTS are skipped (resume after an interruption).
 Every output path comes from ``mvk_tutorial.vos.io.output_path``.
 
-Book: ch08 "Memory-based VOS and DeAOT" (section "Segmenting a video").
+Book: ch08, section "The engine: memory over time".
 """
 
 from __future__ import annotations

@@ -16,7 +16,7 @@ With ``year="2016"`` (or ``single_object=True``) masks are binarised first, ever
 nonzero id being the one object: the DAVIS 2016 protocol, which aot-benchmark follows.
 Sequences are independent, so ``workers > 1`` scores them in a process pool.
 
-Book: ch07 "Video object segmentation: task, data, metrics" (section "Evaluating").
+Book: ch07, section "From frames to J&F".
 """
 
 from __future__ import annotations
@@ -173,7 +173,7 @@ def evaluate_sequence(
     ``single_object`` is the DAVIS 2016 protocol: ground truth and prediction are
     binarised (every nonzero id is the one object).
 
-    Book: ch07 "Video object segmentation: task, data, metrics" (section "Evaluating").
+    Book: ch07, section "From frames to J&F".
     """
     gt, names = _read_ground_truth(Path(davis_root), seq, single_object)
     num_objects = int(gt[0].max())
@@ -196,7 +196,7 @@ def _evaluate_one(args: tuple) -> SequenceScores:
 def summarize(scores: list[SequenceScores]) -> EvalResult:
     """Per-object statistics and the global table from per-frame scores.
 
-    Book: ch07 "Video object segmentation: task, data, metrics" (section "Evaluating").
+    Book: ch07, section "From frames to J&F".
     """
     stats = {"J": [], "F": []}
     per_object = {}
@@ -246,7 +246,7 @@ def evaluate(
             ``year`` is 2016.
         progress: show a progress bar.
 
-    Book: ch07 "Video object segmentation: task, data, metrics" (section "Evaluating").
+    Book: ch07, section "From frames to J&F".
     """
     root, results = Path(davis_root), Path(results)
     if not results.is_dir():

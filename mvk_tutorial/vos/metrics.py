@@ -23,7 +23,7 @@ sequence comes from one confusion matrix; boundaries are computed for all frames
 once; each dilation runs only on the bounding box of the two boundaries (the dilated
 map is needed only at boundary pixels, and every boundary pixel lies in that box).
 
-Book: ch07 "Video object segmentation: task, data, metrics" (section "J and F").
+Book: ch07, section "From frames to J&F".
 """
 
 from __future__ import annotations
@@ -77,8 +77,7 @@ def seg2bmap(seg: np.ndarray) -> np.ndarray:
     Returns:
         ``(..., H, W)`` bool boundary map.
 
-    Book: ch07 "Video object segmentation: task, data, metrics" (exercise "The
-    boundary map").
+    Book: ch07, section "Exercise 2: the boundary map".
     """
     seg = np.asarray(seg).astype(bool, copy=False)
     # Same map as the official code, built from three one-pixel differences instead
@@ -100,7 +99,7 @@ def jaccard(gt: np.ndarray, pred: np.ndarray) -> np.ndarray | float:
     Returns:
         A float for one frame, a ``(T,)`` float64 array for several.
 
-    Book: ch07 "Video object segmentation: task, data, metrics" (exercise "IoU").
+    Book: ch07, section "Exercise 1: IoU".
     """
     gt = np.asarray(gt).astype(bool, copy=False)
     pred = np.asarray(pred).astype(bool, copy=False)
@@ -196,7 +195,7 @@ def frame_scores(
     Returns:
         ``(J, F)``, two ``(K,)`` float64 arrays.
 
-    Book: ch07 "Video object segmentation: task, data, metrics" (section "Evaluating").
+    Book: ch07, section "From frames to J&F".
     """
     H, W = gt.shape
     j, f = np.ones(num_objects), np.ones(num_objects)  # both empty: 1

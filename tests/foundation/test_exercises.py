@@ -153,11 +153,14 @@ def test_student_copy_fails_exactly_in_exercise_cells(tmp_path):
     solution = nbformat.read(path, as_version=4)
     student = _execute(make_student_notebook(solution), BOOK)
     stub_cells = {i for i, c in enumerate(solution.cells) if BEGIN in c.source}
-    check_cells = {
-        i for i, c in enumerate(solution.cells)
-        if c.cell_type == "code" and "checks." in c.source
-        and "raises-exception" not in c.metadata.get("tags", [])
-    }
+    # The check cells of the exercises: the first cell calling checks.<name>(...) after
+    # each answer cell (a demo that checks a deliberately wrong function is not one).
+    check_cells = set()
+    for i in sorted(stub_cells):
+        later = [j for j in range(i + 1, len(solution.cells))
+                 if solution.cells[j].cell_type == "code" and "checks." in solution.cells[j].source]
+        if later:
+            check_cells.add(later[0])
     assert stub_cells and check_cells
     failed = {}
     for i, cell in enumerate(student.cells):

@@ -14,7 +14,7 @@ attention is computed tile by tile (``local_attention_windowed``) instead of the
 matrix; both give the same numbers up to float summation order.
 
 Official code: yoxu515/aot-benchmark ``networks/layers/attention.py``, ``basic.py``.
-Book: ch08 "Memory-based VOS and DeAOT" (section "Gated Propagation Module").
+Book: ch08, section "The Gated Propagation Module".
 """
 
 from __future__ import annotations
@@ -233,7 +233,7 @@ def local_attention_windowed(
         rel: (B, h, w, ws*ws) relative-position logits (offset order (dy+r)*ws+(dx+r)).
 
     Returns: (B, h, w, C).
-    Book: ch08 "Memory-based VOS and DeAOT" (section "Short-term propagation").
+    Book: ch08, section "Short-term attention without a dense matrix".
     """
     B, h, w, _ = q.shape  # ws = 2 * max_dis + 1 below
     tile = max(1, min(tile, max(h, w)))
@@ -307,7 +307,7 @@ class LocalGatedPropagation(nn.Module):
     unscaled q); out-of-image keys get -1e8. Then the same gate, DWConv and projection as
     ``GatedPropagation``. Keys ``relative_emb_k``, ``dw_conv``, ``projection``.
 
-    Book: ch08 "Memory-based VOS and DeAOT" (section "Short-term propagation").
+    Book: ch08, section "Short-term attention without a dense matrix".
     """
 
     def __init__(

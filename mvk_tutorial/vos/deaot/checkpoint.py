@@ -5,7 +5,7 @@ state dict, strips ``module.`` (DataParallel) and silently drops unknown keys; a
 mismatch is a likely cause of users' poor scores (aot-benchmark issue #63). Here loading
 is strict and the error lists what is missing, unexpected, or of the wrong shape.
 
-Book: ch08 "Memory-based VOS and DeAOT" (section "Official checkpoints").
+Book: ch08, section "What changes on a GPU and with the real data".
 """
 
 from __future__ import annotations

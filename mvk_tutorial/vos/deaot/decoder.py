@@ -1,7 +1,7 @@
 """FPN decoder: propagated 16x tokens + backbone skips -> object logits at stride 4.
 
 Official code: yoxu515/aot-benchmark ``networks/decoders/fpn.py`` (``FPNSegmentationHead``).
-Book: ch08 "Memory-based VOS and DeAOT" (section "Decoder").
+Book: ch08, section "Shapes through the network".
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ Each encoder returns four maps ``[x4, x8, x16, x16]`` (strides 4, 8, 16, 16); th
 is the one that the 1x1 ``encoder_projector`` maps to 256 channels. Swin-B is in ``mvk_tutorial/attention/swin.py``.
 
 Official code: yoxu515/aot-benchmark ``networks/encoders/{mobilenetv2,resnet}.py``.
-Book: ch08 "Memory-based VOS and DeAOT" (section "Encoder").
+Book: ch08, section "Shapes through the network".
 """
 
 from __future__ import annotations

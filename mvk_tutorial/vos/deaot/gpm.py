@@ -7,7 +7,7 @@ mixes them. There is no feed-forward network.
 
 Official code: yoxu515/aot-benchmark ``networks/layers/transformer.py``
 (``GatedPropagationModule``, ``DualBranchGPM``).
-Book: ch08 "Memory-based VOS and DeAOT" (section "Gated Propagation Module").
+Book: ch08, section "The Gated Propagation Module".
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ the (max_obj_num + 1)-channel one-hot mask to 256 channels; DeAOT adds a LayerNo
 (``id_norm``). Both modules live on the model under their official names
 (``patch_wise_id_bank``, ``id_norm``); this file holds the functions that use them.
 
-Book: ch08 "Memory-based VOS and DeAOT" (section "Identification").
+Book: ch08, section "Shapes through the network".
 """
 
 from __future__ import annotations
