@@ -13,7 +13,10 @@ ratio.
     python benchmarks/jf.py --sequences 4 --frames 20   # a quick look
     python benchmarks/jf.py --official ~/src/davis2017-evaluation
 
-FLOPs are not reported: the work is integer counting, not multiply-adds.
+FLOPs are not reported: the work is integer counting, not multiply-adds. The floor is
+measured instead, in the same run: the time to decode the PNGs alone (ground truth and
+predictions, one process), which no evaluation can beat; the table gives each method's
+time as a multiple of it and the decoded bytes per second.
 
 Book: ch07 "Video object segmentation: task, data, metrics" (section "Evaluating").
 """
@@ -34,7 +37,7 @@ import numpy as np
 
 from mvk_tutorial.utils import format_table
 from mvk_tutorial.vos import evaluation, plain_loop
-from mvk_tutorial.vos.data import list_sequences
+from mvk_tutorial.vos.data import list_annotations, list_sequences, read_mask
 from mvk_tutorial.vos.synthetic_davis import make_synthetic_davis
 
 
@@ -89,6 +92,17 @@ def official_baseline(checkout: Path):
     return run
 
 
+def decode_floor(davis: Path, results: Path, seqs: list[str]) -> tuple[float, int]:
+    """Seconds to decode every ground-truth and predicted PNG of ``seqs``, and bytes."""
+    paths = []
+    for s in seqs:
+        gt = list_annotations(davis, s)
+        paths += gt + [results / s / p.name for p in gt]
+    t0 = time.perf_counter()
+    nbytes = sum(read_mask(p).nbytes for p in paths)
+    return time.perf_counter() - t0, nbytes
+
+
 def main() -> None:
     args = _parse()
     tmp = None
@@ -134,7 +148,9 @@ def main() -> None:
             lambda: evaluation.evaluate(davis, results, workers=args.workers)
         )
 
+        t_floor, nbytes = decode_floor(davis, results, base_seqs)
         rows = [
+            ("floor: decode the PNGs only", 1, n_base, t_floor),
             (base_name, 1, n_base, t_off),
             ("mvk_tutorial.vos.evaluation", 1, n_base, t_one),
             ("mvk_tutorial.vos.evaluation", args.workers, len(seqs), t_pool),
@@ -148,6 +164,8 @@ def main() -> None:
                 "seconds": round(t, 2),
                 "seq/s": round(n / t, 3),
                 "x baseline": round((n / t) / base_rate, 2),
+                "x floor (time)": round((t / n) / (t_floor / n_base), 2),
+                "mask MB/s": round(nbytes * n / n_base / t / 1e6, 1),
             }
             for name, procs, n, t in rows
         ]
@@ -158,6 +176,10 @@ def main() -> None:
             f"J&F-Mean {fastn.global_scores['J&F-Mean']:.4f}"
         )
         print(format_table(table))
+        print(
+            f"ours (1 process) = {t_one / t_floor:.2f}x the decode floor; "
+            f"{(n_base / t_one) / base_rate:.2f}x the {base_name}"
+        )
     finally:
         if tmp is not None:
             shutil.rmtree(tmp, ignore_errors=True)
