@@ -37,6 +37,7 @@ COMMAND_MODULES = (
     "mvk_tutorial.attention.cli",
     "mvk_tutorial.vos.cli",
     "mvk_tutorial.retrieval.cli",
+    "mvk_tutorial.retrieval.cli_index",
 )
 
 

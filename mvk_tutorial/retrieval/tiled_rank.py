@@ -23,7 +23,7 @@ pass per tile enough:
    ``s > nextafter(x, -inf)`` in floating point, so both are one ``gt`` pass written
    over the tile in place and one row sum.
 
-Book: ch10, section "Ranking without sorting".
+Book: ch10, section "Ranking without sorting, at the MVK scale".
 """
 
 from __future__ import annotations
@@ -56,7 +56,7 @@ def tiled_ranks(
     ``q`` (M, D) and ``x`` (N, D) are already prepared for the similarity (normalised
     for cosine); with ``q_norm`` (M,) and ``x_norm`` (N,) the scores are divided by
     their product, as the official KIS formula does. All on one device. Returns (M,)
-    int64 ranks on that device. Book: ch10, section "Ranking without sorting".
+    int64 ranks on that device. Book: ch10, section "Ranking without sorting, at the MVK scale".
     """
     gpu = q.device.type != "cpu"
     bq = block_q or (GPU_BLOCK_Q if gpu else CPU_BLOCK_Q)
