@@ -171,24 +171,28 @@ class MachineLimits:
 
 
 def measure_limits(
-    device: torch.device | str = "cpu", size: int | None = None, copy_mib: int = 256
+    device: torch.device | str = "cpu",
+    size: int | None = None,
+    copy_mib: int = 256,
+    dtype: torch.dtype = torch.float32,
 ) -> MachineLimits:
-    """Measure the matmul peak and the copy bandwidth of ``device`` (a few seconds).
+    """Measure the matmul peak (in ``dtype``) and the copy bandwidth of ``device``.
 
-    Book: ch00, section "Measured, not claimed".
+    Takes a few seconds. Book: ch00, section "Measured, not claimed".
     """
     device = torch.device(device)
     n = size or (8192 if device.type == "cuda" else 2048)
-    a = torch.randn(n, n, device=device)
-    b = torch.randn(n, n, device=device)
-    out = torch.empty(n, n, device=device)
+    a = torch.randn(n, n, device=device, dtype=dtype)
+    b = torch.randn(n, n, device=device, dtype=dtype)
+    out = torch.empty(n, n, device=device, dtype=dtype)
     mm = benchmark(lambda: torch.matmul(a, b, out=out), "peak", device, 1, 5, False)
     elems = copy_mib * 2**20 // 4
     src = torch.randn(elems, device=device)
     dst = torch.empty_like(src)
     cp = benchmark(lambda: dst.copy_(src), "copy", device, 1, 5, False)
+    name = torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu"
     return MachineLimits(
-        device=str(device),
+        device=f"{name}, {str(dtype)[6:]} matmul peak",
         matmul_flops=2 * n**3 / mm.min_s,
         bandwidth=2 * src.numel() * src.element_size() / cp.min_s,
     )
