@@ -35,7 +35,13 @@ from torch.nn.attention import SDPBackend, sdpa_kernel
 
 from mvk_tutorial.attention import MultiHeadAttention, attention_flops
 from mvk_tutorial.attention import scaled_dot_product_attention as scratch_sdpa
-from mvk_tutorial.utils import benchmark, format_table, get_device
+from mvk_tutorial.utils import (
+    benchmark,
+    format_table,
+    get_device,
+    measure_limits,
+    roofline,
+)
 
 BACKENDS = {
     "math": SDPBackend.MATH,
@@ -194,6 +200,30 @@ def compare_mha(device, dtype, rounds: int) -> list[dict]:
     return rows
 
 
+def print_roofline(rows: list[dict], args, device, dtype) -> None:
+    """The distance of each length's best time to this machine's floor.
+
+    Bytes: a fused kernel must read Q, K, V and write O once (4 B h n d elements); the
+    from-scratch path also writes and reads its n x n scores, exponentials and weights
+    (about 6 B h n^2 elements).
+    """
+    limits = measure_limits(device, dtype=dtype)
+    e = torch.empty(0, dtype=dtype).element_size()
+    print(f"\nroofline (peak measured in this run: {limits.matmul_flops / 1e9:.4g} GFLOP/s, "
+          f"copy {limits.bandwidth / 1e9:.3g} GB/s)")
+    B, h, d = args.batch, args.heads, args.head_dim
+    for n in args.lengths:
+        timed = [r for r in rows if r.get("n") == n and r.get("best_ms") not in ("", None)]
+        for r in timed:
+            if r["impl"] not in ("from scratch", "F.sdpa [default]"):
+                continue
+            moved = 4 * B * h * n * d * e
+            if r["impl"] == "from scratch":
+                moved += 6 * B * h * n * n * e
+            print(roofline(f"n={n} {r['impl']}", r["GFLOP"] * 1e9, moved,
+                           r["best_ms"] / 1e3, limits))
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument(
@@ -244,6 +274,7 @@ def main(argv=None) -> int:
     t0 = time.perf_counter()
     rows = time_attention(args, device, dtype)
     print(format_table(rows))
+    print_roofline(rows, args, device, dtype)
     if args.csv:
         import pandas as pd
 

@@ -41,6 +41,7 @@ COMMAND_MODULES = (
     "mvk_tutorial.vos.cli",
     "mvk_tutorial.vos.cli_train",
     "mvk_tutorial.retrieval.cli",
+    "mvk_tutorial.retrieval.cli_index",
 )
 
 

@@ -26,6 +26,8 @@ from typing import Literal
 import torch
 import torch.nn.functional as F
 
+from mvk_tutorial.retrieval.tiled_rank import tiled_ranks
+
 Similarity = Literal["cosine", "dot", "cosine_official"]
 
 DEFAULT_CHUNK_BYTES = 64 * 2**20  # the score block of one chunk of queries: 64 MiB
@@ -172,6 +174,7 @@ def rank_of_targets(
     chunk_size: int | None = None,
     max_chunk_bytes: int = DEFAULT_CHUNK_BYTES,
     device: torch.device | str | None = None,
+    block_frames: int | None = None,
 ) -> torch.Tensor:
     """0-based rank of each query's target frame when frames are sorted by similarity.
 
@@ -181,8 +184,11 @@ def rank_of_targets(
         target_index: (M,) index in ``frame_emb`` of each query's target frame.
         similarity: ``"cosine"`` (default), ``"dot"`` (embeddings used as they are) or
             ``"cosine_official"`` (``dot / (|x| |q|)`` computed as KIS.py does).
-        chunk_size / max_chunk_bytes: queries are scored in blocks of ``chunk_size``
-            rows, by default as many as fit in ``max_chunk_bytes``; memory is bounded.
+        chunk_size / block_frames: the score matrix is computed in tiles of
+            ``chunk_size`` queries x ``block_frames`` frames (defaults: 256 x 1024 on a
+            CPU, a tile that stays in the L2 cache while it is compared; see
+            ``mvk_tutorial.retrieval.tiled_rank``). ``max_chunk_bytes`` is accepted for
+            compatibility and not used here: memory is bounded by a few tiles.
         device: where to compute (default: the device of ``query_emb``); on a GPU pass
             ``"cuda"``. The dtype of the inputs is kept (float64 for exact parity).
 
@@ -190,30 +196,20 @@ def rank_of_targets(
         (M,) int64 ranks on the device of ``query_emb``: the number of frames with a
         strictly higher score plus those with an equal score and a lower index (as a
         stable descending sort orders them). The target's score is read from the same
-        matrix-product block, so the comparison is exact.
+        kind of matrix-product tile as every score it is compared with, so the
+        comparison is exact.
 
     Book: ch10, section "Ranking without sorting, at the MVK scale".
     """
     target_index = torch.as_tensor(target_index, dtype=torch.long)
     _check_inputs(query_emb, frame_emb, target_index.cpu(), similarity)
     out_device = query_emb.device
-    num_frames = frame_emb.shape[0]
-    ranks = torch.empty(query_emb.shape[0], dtype=torch.long, device=out_device)
-    fbuf = None
-    for start, S in score_chunks(
-        query_emb,
-        frame_emb,
-        similarity=similarity,
-        chunk_size=chunk_size,
-        max_chunk_bytes=max_chunk_bytes,
-        device=device,
-    ):
-        m = S.shape[0]
-        if fbuf is None:
-            fbuf = _count_buffer(m, num_frames, S.device)
-        t = target_index[start : start + m].to(S.device)
-        ranks[start : start + m] = _ranks_in_block(S, t, fbuf).to(out_device)
-    return ranks
+    device = torch.device(device) if device is not None else out_device
+    q, x, qn, xn = _prepare(query_emb.to(device), frame_emb.to(device), similarity)
+    ranks = tiled_ranks(
+        q, x, target_index.to(device), qn, xn, block_q=chunk_size, block_f=block_frames
+    )
+    return ranks.to(out_device)
 
 
 def video_rank_of_targets(

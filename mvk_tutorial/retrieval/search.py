@@ -19,12 +19,15 @@ __getattr__, __dir__ = lazy_exports(
 
 
 def top_k(
-    bundle, frame_emb: torch.Tensor, query: str, k: int = 8
+    bundle, frame_emb: torch.Tensor, query: str, k: int = 8, index=None
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """(indices, cosine scores) of the ``k`` frames closest to the text ``query``.
 
     ``frame_emb`` (N, D) must be L2-normalised (as ``ClipBundle.encode_image`` returns).
-    Ties are broken by collection order. Book: ch10.
+    Without ``index`` all N scores are computed and sorted (ties broken by collection
+    order); with a :class:`~mvk_tutorial.retrieval.index.FrameIndex` built from the
+    same embeddings, FAISS answers instead (exact for the "flat" kind).
+    Book: ch10, section "An interactive search box".
     """
     if not query.strip():
         raise ValueError("query: expected a non-empty text")
@@ -33,6 +36,13 @@ def top_k(
         raise ValueError(
             f"model gives D={q.shape[0]} but frame_emb has D={frame_emb.shape[1]}"
         )
+    if index is not None:
+        if len(index) != frame_emb.shape[0]:
+            raise ValueError(
+                f"index: holds {len(index)} frames but frame_emb has {frame_emb.shape[0]}"
+            )
+        scores, ids = index.search(q[None].float(), min(k, len(index)))
+        return ids[0], scores[0]
     scores = frame_emb @ q  # (N,)
     order = torch.sort(scores, descending=True, stable=True).indices[:k]
     return order, scores[order]

@@ -10,6 +10,7 @@ from mvk_tutorial.utils.lazy import lazy_exports
 
 __all__ = [
     "BenchResult",
+    "MachineLimits",
     "atomic_path",
     "atomic_write",
     "benchmark",
@@ -18,6 +19,8 @@ __all__ = [
     "get_scale",
     "is_full_scale",
     "scaled",
+    "measure_limits",
+    "roofline",
     "seed_everything",
 ]
 __getattr__, __dir__ = lazy_exports(
@@ -26,6 +29,9 @@ __getattr__, __dir__ = lazy_exports(
         "BenchResult": "mvk_tutorial.utils.bench",
         "benchmark": "mvk_tutorial.utils.bench",
         "format_table": "mvk_tutorial.utils.bench",
+        "MachineLimits": "mvk_tutorial.utils.bench",
+        "measure_limits": "mvk_tutorial.utils.bench",
+        "roofline": "mvk_tutorial.utils.bench",
         "get_device": "mvk_tutorial.utils.device",
         "atomic_path": "mvk_tutorial.utils.files",
         "atomic_write": "mvk_tutorial.utils.files",

@@ -150,3 +150,69 @@ def format_table(rows: Sequence[dict], columns: Sequence[str] | None = None) -> 
     sep = "  ".join("-" * w for w in widths)
     out = [line, sep] + ["  ".join(v.rjust(w) for v, w in zip(b, widths)) for b in body]
     return "\n".join(out)
+
+
+@dataclass
+class MachineLimits:
+    """What this device can do at best, measured in the same run as the benchmark.
+
+    ``matmul_flops``: FLOP/s of a large square float32 matrix product (multiply-add =
+    2 FLOPs), the practical compute peak; ``bandwidth``: bytes/s of a large tensor copy
+    (bytes read + bytes written), the practical memory peak.
+    """
+
+    device: str
+    matmul_flops: float
+    bandwidth: float
+
+    def floor_s(self, flops: float, bytes_moved: float) -> float:
+        """The roofline floor: the larger of compute time and memory time."""
+        return max(flops / self.matmul_flops, bytes_moved / self.bandwidth)
+
+
+def measure_limits(
+    device: torch.device | str = "cpu",
+    size: int | None = None,
+    copy_mib: int = 256,
+    dtype: torch.dtype = torch.float32,
+) -> MachineLimits:
+    """Measure the matmul peak (in ``dtype``) and the copy bandwidth of ``device``.
+
+    Takes a few seconds. Book: ch00, section "Measured, not claimed".
+    """
+    device = torch.device(device)
+    n = size or (8192 if device.type == "cuda" else 2048)
+    a = torch.randn(n, n, device=device, dtype=dtype)
+    b = torch.randn(n, n, device=device, dtype=dtype)
+    out = torch.empty(n, n, device=device, dtype=dtype)
+    mm = benchmark(lambda: torch.matmul(a, b, out=out), "peak", device, 1, 5, False)
+    elems = copy_mib * 2**20 // 4
+    src = torch.randn(elems, device=device)
+    dst = torch.empty_like(src)
+    cp = benchmark(lambda: dst.copy_(src), "copy", device, 1, 5, False)
+    name = torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu"
+    return MachineLimits(
+        device=f"{name}, {str(dtype)[6:]} matmul peak",
+        matmul_flops=2 * n**3 / mm.min_s,
+        bandwidth=2 * src.numel() * src.element_size() / cp.min_s,
+    )
+
+
+def roofline(
+    name: str, flops: float, bytes_moved: float, seconds: float, limits: MachineLimits
+) -> str:
+    """One line: work, achieved rates and the distance to the machine's floor.
+
+    e.g. ``"DeAOT-T: 41.2 GFLOP, 35.1 MB, 380 ms = 52 % of the matmul peak (108 GFLOP/s
+    achieved, 0.09 GB/s); floor 198 ms, 1.9x above it"``. Book: ch00, section
+    "Measured, not claimed".
+    """
+    floor = limits.floor_s(flops, bytes_moved)
+    return (
+        f"{name}: {flops / 1e9:.3g} GFLOP, {bytes_moved / 1e6:.4g} MB, "
+        f"{seconds * 1e3:.4g} ms = {100 * flops / seconds / limits.matmul_flops:.3g} % of "
+        f"the matmul peak ({flops / seconds / 1e9:.4g} GFLOP/s achieved of "
+        f"{limits.matmul_flops / 1e9:.4g}; {bytes_moved / seconds / 1e9:.3g} GB/s of "
+        f"{limits.bandwidth / 1e9:.3g}); floor {floor * 1e3:.4g} ms, "
+        f"{seconds / floor:.2g}x above it ({limits.device})"
+    )
