@@ -18,6 +18,7 @@ import ast
 import importlib
 import re
 from pathlib import Path
+from mvk_tutorial.utils import atomic_write
 
 PAGE_GLOB = "mvk_tutorial*.md"
 API_DIR = Path("book") / "api"
@@ -105,7 +106,6 @@ def write_pages(root: Path) -> list[Path]:
 
     Book: ch00, section "Building the book".
     """
-    from mvk_tutorial.utils import atomic_write
 
     out = root / API_DIR
     out.mkdir(parents=True, exist_ok=True)

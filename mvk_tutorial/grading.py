@@ -30,6 +30,7 @@ from pathlib import Path
 import nbformat
 
 from mvk_tutorial.exercises import BEGIN, END, SOLUTION_TAG, STUDENT_STUB
+from mvk_tutorial.utils import atomic_write
 
 NBGRADER_SCHEMA = 3
 _CHECK_CALL = re.compile(r"\bchecks\.([A-Za-z_]\w*)\s*\(")
@@ -278,7 +279,6 @@ def write_report(rows, summary, out: str | Path) -> tuple[Path, Path]:
 
     Book: ch00, section "Grading a class".
     """
-    from mvk_tutorial.utils import atomic_write
 
     out = Path(out)
     summary_path = out.with_name(out.stem + "_summary" + (out.suffix or ".csv"))
@@ -350,7 +350,6 @@ def write_key(book: str | Path, out_dir: str | Path) -> list[Path]:
 
     Book: ch00, section "Grading a class".
     """
-    from mvk_tutorial.utils import atomic_write
 
     book, out_dir = Path(book), Path(out_dir)
     if not book.is_dir():

@@ -5,7 +5,6 @@ Book: ch10, section "An interactive search box".
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 
 import torch
 
