@@ -1,6 +1,7 @@
 """Sub-commands of the ``mvk`` command for ``mvk_tutorial.attention``.
 
     mvk train vit [--preset book] [--epochs 25] [--seed 0] [--out PATH]
+    mvk train cnn [...]     the same command for the small CNN control (cnn_tiny_mvk)
 
 Book: ch00 "How to use this book" (the ``mvk`` command); ch02 "A tiny ViT on MVK-mini".
 """
@@ -10,7 +11,9 @@ from __future__ import annotations
 import shlex
 from pathlib import Path
 
-DEFAULT_OUT = Path(__file__).resolve().parents[1] / "weights" / "vit_tiny_mvk.pt"
+WEIGHTS = Path(__file__).resolve().parents[1] / "weights"
+DEFAULT_OUT = WEIGHTS / "vit_tiny_mvk.pt"
+DEFAULT_MODEL = {"vit": "vit_tiny_mvk", "cnn": "cnn_tiny_mvk"}
 
 
 def _cmd_train_vit(args) -> int:
@@ -18,8 +21,12 @@ def _cmd_train_vit(args) -> int:
 
     if args.epochs < 1 or args.batch_size < 1:
         raise ValueError("--epochs and --batch-size: expected positive integers")
+    kind = args.kind
+    if args.out is None:
+        args.out = str(WEIGHTS / f"{DEFAULT_MODEL[kind]}.pt")
     cfg = TrainConfig(
         preset=args.preset,
+        model=DEFAULT_MODEL[kind],
         epochs=args.epochs,
         batch_size=args.batch_size,
         lr=args.lr,
@@ -27,11 +34,12 @@ def _cmd_train_vit(args) -> int:
         threads=args.threads,
     )
     command = (
-        f"mvk train vit --preset {args.preset} --epochs {args.epochs} "
+        f"mvk train {kind} --preset {args.preset} --epochs {args.epochs} "
         f"--batch-size {args.batch_size} --lr {args.lr} --seed {args.seed} "
         f"--threads {args.threads}"
     )
-    if Path(args.out).resolve() != DEFAULT_OUT:  # the default needs no --out
+    default_out = WEIGHTS / f"{DEFAULT_MODEL[kind]}.pt"
+    if Path(args.out).resolve() != default_out:  # the default needs no --out
         command += f" --out {shlex.quote(str(args.out))}"
     if args.data_root:
         command += f" --data-root {shlex.quote(str(args.data_root))}"
@@ -50,11 +58,16 @@ def _cmd_train_vit(args) -> int:
 
 def register(groups) -> None:
     """Add this part's sub-commands to the ``mvk`` groups (see ``mvk_tutorial.cli``)."""
+    for kind, what in (("vit", "the tiny ViT"), ("cnn", "the small CNN control")):
+        _add_train_parser(groups, kind, what)
+
+
+def _add_train_parser(groups, kind: str, what: str) -> None:
     p = groups["train"].add_parser(
-        "vit",
-        help="train the tiny ViT on MVK-mini species (ch02)",
-        description="Train the tiny ViT (vit_tiny_mvk) on MVK-mini frames, split by "
-        "video; writes weights and a sidecar .md with the metrics.",
+        kind,
+        help=f"train {what} on MVK-mini species (ch02)",
+        description=f"Train {what} ({DEFAULT_MODEL[kind]}) on MVK-mini frames, split "
+        "by video; writes weights and sidecars (.md, .json with the learning curve).",
     )
     p.add_argument("--preset", default="book", help="MVK-mini preset (book, test)")
     p.add_argument(
@@ -67,5 +80,9 @@ def register(groups) -> None:
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=2, help="CPU threads")
-    p.add_argument("--out", default=str(DEFAULT_OUT), help="weights file (.pt)")
-    p.set_defaults(func=_cmd_train_vit)
+    p.add_argument(
+        "--out",
+        default=None,
+        help=f"weights file (.pt; default: the shipped {DEFAULT_MODEL[kind]}.pt)",
+    )
+    p.set_defaults(func=_cmd_train_vit, kind=kind)

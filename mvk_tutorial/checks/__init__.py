@@ -13,10 +13,14 @@ from mvk_tutorial.checks.deaot import window_attention
 from mvk_tutorial.checks.mvk import fixed_rate, word_share
 from mvk_tutorial.checks.vos import boundary_map, iou
 from mvk_tutorial.checks.retrieval import cosine_ranking, rank_without_sorting
+from mvk_tutorial.checks.attention_modules import cross_attention, vit_block
+from mvk_tutorial.checks.kis_video import video_rank
+from mvk_tutorial.checks.vos_stats import jf_table
 
 __all__ = ["Case", "case", "check_function", "softmax",
            "causal_mask", "merge_heads", "padding_mask", "patchify", "sdpa", "split_heads",
            "boundary_map", "iou",
            "cosine_ranking", "rank_without_sorting",
            "fixed_rate", "word_share",
-           "window_attention"]
+           "window_attention",
+           "cross_attention", "vit_block", "jf_table", "video_rank"]
