@@ -41,15 +41,16 @@ video number, ``KKKKK`` the 0-based frame index, ``<seq>`` = ``<site>_NNNN``):
   visible somewhere in the video), ``selected_frames`` (indices), ``split``,
   ``background, water``.
 - ``information/selected_frames/<site>/NNNN_KKKKK.jpg``: the selected frames.
-- ``information/thumbnails/<site>/NNNN.jpg``: one thumbnail (160 px wide) per video,
-  the middle selected frame.
+- ``information/thumbnails/<site>/NNNN_KKKKK.jpg``: one thumbnail (160 px wide) per
+  selected frame, with the selected frame's name (the published MVK tree).
 - ``information/captions.csv``: captions of the selected frames (``load_captions``).
 - ``DAVIS/JPEGImages/480p/<seq>/KKKKK.jpg``: every frame (the folder is named ``480p``
   like DAVIS, the frames keep the preset size).
 - ``DAVIS/Annotations/480p/<seq>/KKKKK.png``: palette PNGs with the DAVIS palette, object
   ids 1..K per sequence (0 = background), ids stable across frames, drawn after
   occlusion. Every object of a ``val`` sequence is visible in frame 0 (semi-supervised
-  DAVIS convention); ``train`` objects may enter later or leave.
+  DAVIS convention); ``train`` objects may enter later or leave, and in about half the
+  multi-object ``train`` videos the last object enters after frame 0 on purpose.
 - ``DAVIS/ImageSets/2017/train.txt`` and ``val.txt``: sequence names, one per line.
 - ``DAVIS/meta.json``: YouTube-VOS style ``{"videos": {seq: {"objects": {"1":
   {"category": "clownfish", "frames": ["00000", ...]}}}}}`` listing the frames where each
@@ -87,7 +88,10 @@ from mvk_tutorial.mvk.labels import (
 
 # v5: spotted rays are "dark" in captions (v4 wrote "dark spotted spotted rays");
 # images, masks and labels are unchanged from v4.
-GENERATOR_VERSION = 5
+# v6: in about half the multi-object train videos the last object enters after frame 0
+# (YouTube-VOS late objects); one thumbnail per selected frame (NNNN_KKKKK.jpg), as in
+# the published MVK tree. Val videos and all other train videos are unchanged.
+GENERATOR_VERSION = 6
 
 #: Dive-site folders, named like MVK's ``<Site>_<MonYYYY>``, with a camera each.
 SITES: tuple[tuple[str, str], ...] = (

@@ -68,13 +68,38 @@ def make_scene(config, site_index: int, video_index: int) -> tuple[Scene, str]:
             main_class=main,
         )
         if split == "train":
-            return scene, split
+            return _maybe_enter_late(scene, config, site_index, video_index), split
         first = render_frame(scene, 0, effects=False)
         if len(visible_objects(scene, first.instance_ids)) == len(scene.objects):
             return scene, split
     raise RuntimeError(
         "could not sample a val scene with every object visible in frame 0"
     )
+
+
+def _maybe_enter_late(scene: Scene, config, site_index: int, video_index: int) -> Scene:
+    """Make the last object of about half the multi-object train videos enter late.
+
+    YouTube-VOS gives an object's first mask in the frame where it first appears, which
+    may be after frame 0; MVK-mini needs such objects to test that path. The decision
+    and the entry frame come from their own generator (``(seed, site, video, 6)``), so
+    every other video is pixel-identical to generator v5. The chosen object starts
+    fully outside the frame on the side it swims from and is fast enough to be visible
+    from about a third of the video on. Book: ch07, section "YouTube-VOS".
+    """
+    rng = np.random.default_rng([config.seed, site_index, video_index, 6])
+    if len(scene.objects) < 2 or rng.random() >= 0.5:
+        return scene
+    obj = scene.objects[-1]
+    t_enter = float(rng.uniform(0.25, 0.45)) * scene.num_frames
+    margin = 0.75 * obj.length + obj.ax  # fully hidden beyond this distance
+    speed = max(abs(obj.vx), (margin + 0.5 * obj.length) / max(t_enter, 1.0))
+    sign = 1.0 if obj.vx >= 0 else -1.0
+    obj.vx = sign * speed
+    # x(t_enter) = just inside the entry edge, so x(0) is beyond the margin
+    edge = -0.1 * obj.length if sign > 0 else scene.width + 0.1 * obj.length
+    obj.x0 = edge - obj.vx * t_enter - obj.ax * np.sin(obj.wx * t_enter + obj.px)
+    return scene
 
 
 def _imwrite(path: Path, img: np.ndarray, params: list[int] | None = None) -> None:
@@ -213,12 +238,12 @@ def write_video(
             _imwrite(sel, fr.bgr, jpeg)
             rel = sel.relative_to(root).as_posix()
             captions.append({**ids, "frame_index": t, "frame_path": rel, **caps})
-            if t == selected[len(selected) // 2]:
-                th = round(config.thumb_width * config.height / config.width)
-                thumb = cv2.resize(
-                    fr.bgr, (config.thumb_width, th), interpolation=cv2.INTER_AREA
-                )
-                _imwrite(dirs["thumb"] / f"{video}.jpg", thumb, jpeg)
+            # one thumbnail per selected frame, named like it (the seed's MVK tree)
+            th = round(config.thumb_width * config.height / config.width)
+            thumb = cv2.resize(
+                fr.bgr, (config.thumb_width, th), interpolation=cv2.INTER_AREA
+            )
+            _imwrite(dirs["thumb"] / f"{video}_{t:05d}.jpg", thumb, jpeg)
     writer.release()
     meta = _metadata(scene, config, ids, camera, seen, selected)
     (dirs["meta"] / f"{video}.json").write_text(

@@ -86,7 +86,11 @@ def test_layout_files_and_names(mini_root):
                 (root / "information/metadata" / site / f"{v.stem}.json").read_text()
             )
             assert meta["site"] == site and meta["video"] == v.stem
-            assert (root / "information/thumbnails" / site / f"{v.stem}.jpg").is_file()
+            # one thumbnail per selected frame, named like it (the published MVK tree)
+            thumbs = sorted((root / "information/thumbnails" / site).glob(f"{v.stem}_*.jpg"))
+            assert [t.name for t in thumbs] == [
+                f"{v.stem}_{k:05d}.jpg" for k in meta["selected_frames"]
+            ]
             cap = cv2.VideoCapture(str(v))
             n = 0
             while True:
@@ -288,3 +292,28 @@ def test_two_workers_write_the_same_collection(tmp_path):
     one = generate_mvk_mini(tmp_path / "one", TINY, progress=False)
     two = generate_mvk_mini(tmp_path / "two", TINY, progress=False, workers=2)
     assert _digest(one) == _digest(two)
+
+
+def test_some_train_objects_enter_after_frame_0(tmp_path):
+    """v6: YouTube-VOS needs objects whose first mask comes after frame 0.
+
+    Checked against the annotation PNGs themselves (an independent reading of what was
+    drawn), not against meta.json: an id absent from frame 0 but present later.
+    """
+    from dataclasses import replace
+
+    from mvk_tutorial.mvk.labels import read_mask
+
+    config = replace(synthetic.PRESETS["test"], sites=2, videos_per_site=6)
+    root = generate_mvk_mini(tmp_path / "late", config, progress=False)
+    late = 0
+    for seq in (root / "DAVIS/ImageSets/2017/train.txt").read_text().split():
+        pngs = sorted((root / "DAVIS/Annotations/480p" / seq).glob("*.png"))
+        first = set(np.unique(read_mask(pngs[0]))) - {0}
+        later = set().union(*(set(np.unique(read_mask(p))) for p in pngs[1:])) - {0}
+        late += bool(later - first)
+    assert late >= 1
+    meta = json.loads((root / "DAVIS/meta.json").read_text())["videos"]
+    assert any(
+        min(o["frames"]) != "00000" for v in meta.values() for o in v["objects"].values()
+    )
