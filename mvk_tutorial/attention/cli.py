@@ -21,6 +21,8 @@ def _cmd_train_vit(args) -> int:
 
     if args.epochs < 1 or args.batch_size < 1:
         raise ValueError("--epochs and --batch-size: expected positive integers")
+    if not 0 <= args.zoom <= 2:
+        raise ValueError(f"--zoom {args.zoom}: expected a factor between 0 and 2")
     kind = args.kind
     if args.out is None:
         args.out = str(WEIGHTS / f"{DEFAULT_MODEL[kind]}.pt")
@@ -32,12 +34,15 @@ def _cmd_train_vit(args) -> int:
         lr=args.lr,
         seed=args.seed,
         threads=args.threads,
+        zoom=args.zoom,
     )
     command = (
         f"mvk train {kind} --preset {args.preset} --epochs {args.epochs} "
         f"--batch-size {args.batch_size} --lr {args.lr} --seed {args.seed} "
         f"--threads {args.threads}"
     )
+    if args.zoom:
+        command += f" --zoom {args.zoom}"
     default_out = WEIGHTS / f"{DEFAULT_MODEL[kind]}.pt"
     if Path(args.out).resolve() != default_out:  # the default needs no --out
         command += f" --out {shlex.quote(str(args.out))}"
@@ -80,6 +85,12 @@ def _add_train_parser(groups, kind: str, what: str) -> None:
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=2, help="CPU threads")
+    p.add_argument(
+        "--zoom",
+        type=float,
+        default=0.0,
+        help="random zoom-in augmentation: enlarge by U(1, 1 + zoom) (0: off)",
+    )
     p.add_argument(
         "--out",
         default=None,

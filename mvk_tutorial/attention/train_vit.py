@@ -207,6 +207,7 @@ def fit(
             "lr_end": opt.param_groups[0]["lr"],
         }
         if eval_fn is not None:
+            model.eval()
             entry.update(eval_fn(model))
             model.train()
         history.append(entry)
