@@ -35,6 +35,7 @@ COMMAND_MODULES = (
     "mvk_tutorial.notebook_exec",
     "mvk_tutorial.mvk.cli",
     "mvk_tutorial.attention.cli",
+    "mvk_tutorial.attention.cli_variants",
     "mvk_tutorial.vos.cli",
     "mvk_tutorial.retrieval.cli",
 )

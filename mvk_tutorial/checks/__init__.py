@@ -16,6 +16,7 @@ from mvk_tutorial.checks.retrieval import cosine_ranking, rank_without_sorting
 from mvk_tutorial.checks.attention_modules import cross_attention, vit_block
 from mvk_tutorial.checks.kis_video import video_rank
 from mvk_tutorial.checks.vos_stats import jf_table
+from mvk_tutorial.checks.variants import bilinear_sample, shift_mask, window_partition
 
 __all__ = ["Case", "case", "check_function", "softmax",
            "causal_mask", "merge_heads", "padding_mask", "patchify", "sdpa", "split_heads",
@@ -23,4 +24,5 @@ __all__ = ["Case", "case", "check_function", "softmax",
            "cosine_ranking", "rank_without_sorting",
            "fixed_rate", "word_share",
            "window_attention",
-           "cross_attention", "vit_block", "jf_table", "video_rank"]
+           "cross_attention", "vit_block", "jf_table", "video_rank",
+           "bilinear_sample", "shift_mask", "window_partition"]

@@ -210,7 +210,7 @@ def build_encoder(name: str) -> nn.Module:
     if name == "resnet50":
         return ResNet50()
     if name == "swin_base":
-        from mvk_tutorial.vos.deaot.swin import swin_base
+        from mvk_tutorial.attention.swin import swin_base
 
         return swin_base()
     raise ValueError(
