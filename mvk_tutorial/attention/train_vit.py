@@ -417,6 +417,7 @@ def _write_sidecar(
     size_mb = out.stat().st_size / 2**20
     arch = build_model(cfg.model)[1]
     kind = "small CNN" if "cnn" in cfg.model else "tiny ViT"
+    zoom_text = f", random zoom-in up to {1 + cfg.zoom:g}x" if cfg.zoom else ""
     text = (
         f"""# {out.stem}: {kind} trained on MVK-mini
 
@@ -437,7 +438,7 @@ Produced by the package's own training command (no notebook trains it):
   {metrics["heldout_videos"]} held-out `val` videos ({metrics["heldout_frames"]} frames: all).
 - Training: seed {cfg.seed}, {cfg.epochs} epochs, AdamW lr {cfg.lr}, weight decay
   {cfg.weight_decay}, batch {cfg.batch_size}, {cfg.warmup_epochs} warm-up epochs then
-  cosine, label smoothing {cfg.label_smoothing}, random flip, colour gain and 4 px shifts,
+  cosine, label smoothing {cfg.label_smoothing}, random flip, colour gain and 4 px shifts{zoom_text},
   dropout {arch.drop_rate};
   {cfg.threads} CPU threads, torch {torch.__version__}, {metrics["minutes"]} min wall time
   (on a 2-core CPU, possibly shared with other jobs).
