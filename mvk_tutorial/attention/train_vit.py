@@ -255,7 +255,7 @@ def prepare_data(root: Path, img_size: tuple[int, int]) -> dict:
 def build_model(name: str):
     """(model, its config, its save function) for a ViT or CNN preset name.
 
-    Book: ch02 "A CNN of the same size as a control".
+    Book: ch02, section "A CNN of the same size as a control".
     """
     from mvk_tutorial.attention.cnn import CNN_PRESETS, SmallCNN, save_cnn
 

@@ -19,12 +19,18 @@ import torch
 
 
 def fail(name: str, what: str, hint: str) -> AssertionError:
-    """The ``AssertionError`` every check raises: what went wrong, then the hint."""
+    """The ``AssertionError`` every check raises: what went wrong, then the hint.
+
+    Book: ch00, section "Exercises and how they are checked".
+    """
     return AssertionError(f"{name}: {what}\nHint: {hint}")
 
 
 def call(name: str, fn: Callable, hint: str, *args, **kwargs) -> Any:
-    """``fn(*args, **kwargs)``; an exception in it becomes an ``AssertionError``."""
+    """``fn(*args, **kwargs)``; an exception in it becomes an ``AssertionError``.
+
+    Book: ch00, section "Exercises and how they are checked".
+    """
     if not callable(fn):
         raise fail(name, f"expected a function or class, got {type(fn).__name__}", hint)
     try:
@@ -38,7 +44,10 @@ def call(name: str, fn: Callable, hint: str, *args, **kwargs) -> Any:
 
 
 def as_float(name: str, value: Any, what: str, hint: str) -> float:
-    """``value`` as a finite Python float, else an ``AssertionError`` naming ``what``."""
+    """``value`` as a finite Python float, else an ``AssertionError`` naming ``what``.
+
+    Book: ch00, section "Exercises and how they are checked".
+    """
     if isinstance(value, bool) or value is None:
         raise fail(name, f"{what}: expected a number, got {value!r}", hint)
     if isinstance(value, (torch.Tensor, np.ndarray)):
@@ -59,7 +68,10 @@ def as_float(name: str, value: Any, what: str, hint: str) -> float:
 def as_tensor(
     name: str, value: Any, shape: tuple[int, ...], what: str, hint: str
 ) -> torch.Tensor:
-    """``value`` as a float64 tensor of ``shape`` without NaN, else an ``AssertionError``."""
+    """``value`` as a float64 tensor of ``shape`` without NaN, else an ``AssertionError``.
+
+    Book: ch00, section "Exercises and how they are checked".
+    """
     if isinstance(value, np.ndarray):
         value = torch.from_numpy(value)
     if not isinstance(value, torch.Tensor):

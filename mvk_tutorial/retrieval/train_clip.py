@@ -192,7 +192,7 @@ def evaluate(model, tokenizer, preprocess, root: Path) -> dict:
 def parse_caption_mix(text: str | None) -> dict[str, float]:
     """``"automatic=1"`` or ``"expert=0.7,automatic=0.2,novice=0.1"`` -> a mix summing to 1.
 
-    Book: ch10 "Known-item search" (section "Which captions did the model learn from?").
+    Book: ch10, section "Which captions did the model learn from?".
     """
     if not text:
         return dict(CAPTION_MIX)
