@@ -1,1 +1,20 @@
 """Plots and widgets shared by the chapters."""
+
+
+def glue(name: str, obj, display: bool = True) -> None:
+    """Glue ``obj`` (a figure) under ``name`` for a numbered MyST ``{glue:figure}``.
+
+    Uses ``myst_nb.glue`` when Jupyter Book's ``myst_nb`` is installed; without it (a
+    plain Jupyter or Colab session) the figure is simply displayed.
+
+    Book: ch00, section "0. How to use this book".
+    """
+    try:
+        from myst_nb import glue as _glue
+    except ImportError:  # no Jupyter Book here: show the figure, no caption machinery
+        if display:
+            from IPython.display import display as _display
+
+            _display(obj)
+        return
+    _glue(name, obj, display=display)
