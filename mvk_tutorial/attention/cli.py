@@ -1,6 +1,7 @@
 """Sub-commands of the ``mvk`` command for ``mvk_tutorial.attention``.
 
     mvk train vit [--preset book] [--epochs 25] [--seed 0] [--out PATH]
+    mvk train cnn [...]     the same command for the small CNN control (cnn_tiny_mvk)
 
 Book: ch00 "How to use this book" (the ``mvk`` command); ch02 "A tiny ViT on MVK-mini".
 """
@@ -13,6 +14,7 @@ from pathlib import Path
 from mvk_tutorial.weights import WEIGHTS_DIR  # noqa: E402
 
 DEFAULT_OUT = WEIGHTS_DIR / "vit_tiny_mvk.pt"
+DEFAULT_MODEL = {"vit": "vit_tiny_mvk", "cnn": "cnn_tiny_mvk"}
 
 
 def _cmd_train_vit(args) -> int:
@@ -20,20 +22,30 @@ def _cmd_train_vit(args) -> int:
 
     if args.epochs < 1 or args.batch_size < 1:
         raise ValueError("--epochs and --batch-size: expected positive integers")
+    if not 0 <= args.zoom <= 2:
+        raise ValueError(f"--zoom {args.zoom}: expected a factor between 0 and 2")
+    kind = args.kind
+    if args.out is None:
+        args.out = str(WEIGHTS_DIR / f"{DEFAULT_MODEL[kind]}.pt")
     cfg = TrainConfig(
         preset=args.preset,
+        model=DEFAULT_MODEL[kind],
         epochs=args.epochs,
         batch_size=args.batch_size,
         lr=args.lr,
         seed=args.seed,
         threads=args.threads,
+        zoom=args.zoom,
     )
     command = (
-        f"mvk train vit --preset {args.preset} --epochs {args.epochs} "
+        f"mvk train {kind} --preset {args.preset} --epochs {args.epochs} "
         f"--batch-size {args.batch_size} --lr {args.lr} --seed {args.seed} "
         f"--threads {args.threads}"
     )
-    if Path(args.out).resolve() != DEFAULT_OUT:  # the default needs no --out
+    if args.zoom:
+        command += f" --zoom {args.zoom}"
+    default_out = WEIGHTS_DIR / f"{DEFAULT_MODEL[kind]}.pt"
+    if Path(args.out).resolve() != default_out:  # the default needs no --out
         command += f" --out {shlex.quote(str(args.out))}"
     if args.data_root:
         command += f" --data-root {shlex.quote(str(args.data_root))}"
@@ -52,11 +64,16 @@ def _cmd_train_vit(args) -> int:
 
 def register(groups) -> None:
     """Add this part's sub-commands to the ``mvk`` groups (see ``mvk_tutorial.cli``)."""
+    for kind, what in (("vit", "the tiny ViT"), ("cnn", "the small CNN control")):
+        _add_train_parser(groups, kind, what)
+
+
+def _add_train_parser(groups, kind: str, what: str) -> None:
     p = groups["train"].add_parser(
-        "vit",
-        help="train the tiny ViT on MVK-mini species (ch02)",
-        description="Train the tiny ViT (vit_tiny_mvk) on MVK-mini frames, split by "
-        "video; writes weights and a sidecar .md with the metrics.",
+        kind,
+        help=f"train {what} on MVK-mini species (ch02)",
+        description=f"Train {what} ({DEFAULT_MODEL[kind]}) on MVK-mini frames, split "
+        "by video; writes weights and sidecars (.md, .json with the learning curve).",
     )
     p.add_argument("--preset", default="book", help="MVK-mini preset (book, test)")
     p.add_argument(
@@ -69,5 +86,15 @@ def register(groups) -> None:
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=2, help="CPU threads")
-    p.add_argument("--out", default=str(DEFAULT_OUT), help="weights file (.pt)")
-    p.set_defaults(func=_cmd_train_vit)
+    p.add_argument(
+        "--zoom",
+        type=float,
+        default=0.0,
+        help="random zoom-in augmentation: enlarge by U(1, 1 + zoom) (0: off)",
+    )
+    p.add_argument(
+        "--out",
+        default=None,
+        help=f"weights file (.pt; default: the shipped {DEFAULT_MODEL[kind]}.pt)",
+    )
+    p.set_defaults(func=_cmd_train_vit, kind=kind)

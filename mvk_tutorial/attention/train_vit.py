@@ -38,7 +38,7 @@ class TrainConfig:
     """Hyper-parameters of ``mvk train vit``. Book: ch02 "A tiny ViT on MVK-mini"."""
 
     preset: str = "book"  # MVK-mini preset (``ensure_mvk_mini``)
-    model: str = "vit_tiny_mvk"  # ViT preset (``VIT_PRESETS``)
+    model: str = "vit_tiny_mvk"  # ``VIT_PRESETS`` or ``CNN_PRESETS`` name
     epochs: int = 25
     frame_stride: int = 2  # train on every 2nd frame (neighbours are near-duplicates)
     batch_size: int = 64
@@ -46,6 +46,7 @@ class TrainConfig:
     weight_decay: float = 0.05
     warmup_epochs: int = 2
     label_smoothing: float = 0.1
+    zoom: float = 0.0  # random zoom-in by a factor in [1, 1 + zoom] (0: off)
     seed: int = 0
     threads: int = 2
 
@@ -71,12 +72,18 @@ def normalize(images: Tensor, mean: Tensor, std: Tensor) -> Tensor:
 
 
 def augment(
-    x: Tensor, g: torch.Generator, shift: int = 4, gain: float = 0.25
+    x: Tensor,
+    g: torch.Generator,
+    shift: int = 4,
+    gain: float = 0.25,
+    zoom: float = 0.0,
 ) -> Tensor:
-    """Augment images in [0, 1]: flip, per-channel colour gain, translation.
+    """Augment images in [0, 1]: flip, per-channel colour gain, translation, zoom.
 
     The colour gain (each channel times U(1 - gain, 1 + gain)) imitates the water casts
     that differ from video to video, so the model cannot tell species by tint alone.
+    With ``zoom > 0`` the batch is enlarged by a factor U(1, 1 + zoom) and cropped back
+    to its size at a random place: animals appear larger and anywhere in the frame.
     """
     B, C, H, W = x.shape
     flip = torch.rand(B, generator=g) < 0.5
@@ -84,7 +91,17 @@ def augment(
     x = x * (1 + gain * (2 * torch.rand(B, C, 1, 1, generator=g) - 1))
     padded = F.pad(x, (shift,) * 4, mode="replicate")  # (B, C, H + 2s, W + 2s)
     dy, dx = torch.randint(0, 2 * shift + 1, (2,), generator=g).tolist()
-    return padded[..., dy : dy + H, dx : dx + W].clamp(0, 1)
+    x = padded[..., dy : dy + H, dx : dx + W]
+    if zoom > 0:
+        s = 1 + zoom * torch.rand(1, generator=g).item()
+        hh, ww = round(H * s), round(W * s)
+        big = F.interpolate(x, size=(hh, ww), mode="bilinear", align_corners=False)
+        dy, dx = (
+            torch.randint(0, hh - H + 1, (1,), generator=g).item(),
+            torch.randint(0, ww - W + 1, (1,), generator=g).item(),
+        )
+        x = big[..., dy : dy + H, dx : dx + W]  # (B, C, H, W)
+    return x.clamp(0, 1)
 
 
 def split_by_video(df) -> tuple[np.ndarray, np.ndarray]:
@@ -169,9 +186,14 @@ def fit(
     partial: Path | None = None,
     log=print,
     data_id: dict | None = None,
+    eval_fn=None,
 ) -> list[dict]:
     """Train on images ``x`` in [0, 1] (augmented, then standardised with ``mean``/
     ``std``) and labels ``y``; AdamW + warm-up + cosine; resumable from ``partial``.
+
+    ``eval_fn(model) -> dict``, if given, runs after every epoch (the model in eval
+    mode, no random numbers drawn) and its numbers join that epoch's history entry:
+    that is how the learning curves of held-out accuracy are recorded.
 
     A partial checkpoint is resumed only if it was written with the same config and
     the same data (``data_id``, e.g. the collection folder and its generator version);
@@ -221,7 +243,7 @@ def fit(
             idx = perm[i * cfg.batch_size : (i + 1) * cfg.batch_size]
             for group in opt.param_groups:
                 group["lr"] = _lr_at(epoch * steps_per_epoch + i, total, warmup, cfg.lr)
-            xb = augment(x[idx], g)
+            xb = augment(x[idx], g, zoom=cfg.zoom)
             logits = model((xb - mean.view(1, 3, 1, 1)) / std.view(1, 3, 1, 1))
             loss = F.cross_entropy(logits, y[idx], label_smoothing=cfg.label_smoothing)
             opt.zero_grad(set_to_none=True)
@@ -229,13 +251,17 @@ def fit(
             opt.step()
             loss_sum += loss.item() * len(idx)
             correct += (logits.argmax(-1) == y[idx]).sum().item()
-        history.append(
-            {
-                "epoch": epoch + 1,
-                "loss": loss_sum / len(x),
-                "train_acc_aug": correct / len(x),
-            }
-        )
+        entry = {
+            "epoch": epoch + 1,
+            "loss": loss_sum / len(x),
+            "train_acc_aug": correct / len(x),
+            "lr_end": opt.param_groups[0]["lr"],
+        }
+        if eval_fn is not None:
+            model.eval()
+            entry.update(eval_fn(model))
+            model.train()
+        history.append(entry)
         if partial is not None:
             with atomic_path(partial) as tmp:
                 torch.save(
@@ -275,6 +301,50 @@ def prepare_data(root: Path, img_size: tuple[int, int]) -> dict:
     }
 
 
+def build_model(name: str):
+    """(model, its config, its save function) for a ViT or CNN preset name.
+
+    Book: ch02, section "A CNN of the same size as a control".
+    """
+    from mvk_tutorial.attention.cnn import CNN_PRESETS, SmallCNN, save_cnn
+
+    if name in VIT_PRESETS:
+        return VisionTransformer(VIT_PRESETS[name]), VIT_PRESETS[name], save_vit
+    if name in CNN_PRESETS:
+        return SmallCNN(CNN_PRESETS[name]), CNN_PRESETS[name], save_cnn
+    raise ValueError(
+        f"model {name!r}: expected one of {sorted(VIT_PRESETS) + sorted(CNN_PRESETS)}"
+    )
+
+
+def _write_json_sidecar(
+    out, cfg, arch_cfg, metrics, confusion, classes, data_info, curve, command
+) -> None:
+    import json
+
+    from mvk_tutorial.utils import atomic_write
+
+    rows = confusion.sum(1)
+    payload = {
+        "name": out.stem,
+        "command": command or f"mvk train {'cnn' if 'cnn' in cfg.model else 'vit'}",
+        "seed": cfg.seed,
+        "architecture": {"preset": cfg.model, **asdict(arch_cfg)},
+        "parameters": int(sum(p.numel() for p in build_model(cfg.model)[0].parameters())),
+        "data": data_info,
+        "train_config": asdict(cfg),
+        "metrics": metrics,
+        "heldout_accuracy_per_class": {
+            name: (round(confusion[c, c].item() / int(rows[c]), 4) if rows[c] else None)
+            for c, name in enumerate(classes)
+        },
+        "heldout_confusion": confusion.tolist(),
+        "learning_curve": curve,
+        "torch": torch.__version__,
+    }
+    atomic_write(out.with_suffix(".json"), json.dumps(payload, indent=1) + "\n")
+
+
 def run_training(
     cfg: TrainConfig,
     out: Path,
@@ -291,19 +361,24 @@ def run_training(
     t0 = time.perf_counter()
     root = Path(data_root) if data_root else ensure_mvk_mini(cfg.preset)
     manifest = load_manifest(root)
-    vit_cfg = VIT_PRESETS[cfg.model]
-    data = prepare_data(root, vit_cfg.img_size)
+    model, arch_cfg, save_fn = build_model(cfg.model)
+    data = prepare_data(root, arch_cfg.img_size)
     x01 = data["images"].float() / 255.0
     x = normalize(data["images"], data["mean"], data["std"])
     y = data["labels"]
     tr, ho = data["train_idx"], data["held_idx"]
     tr = tr[data["df"]["frame_index"].to_numpy()[tr] % cfg.frame_stride == 0]
-    model = VisionTransformer(vit_cfg)
-    if vit_cfg.num_classes != len(data["classes"]):
+    n_cls = len(data["classes"])
+    if arch_cfg.num_classes != n_cls:
         raise ValueError(
-            f"{cfg.model}: num_classes={vit_cfg.num_classes}, data has "
-            f"{len(data['classes'])} classes"
+            f"{cfg.model}: num_classes={arch_cfg.num_classes}, data has "
+            f"{n_cls} classes"
         )
+
+    def held_out_curve(m) -> dict:  # one point of the learning curve per epoch
+        r = evaluate(m, x[ho], y[ho], n_cls)
+        return {"heldout_acc": round(r["accuracy"], 4)}
+
     out = Path(out)
     partial = out.with_name(out.stem + ".partial.pt")
     data_id = {
@@ -321,16 +396,20 @@ def run_training(
         partial=partial,
         log=log,
         data_id=data_id,
+        eval_fn=held_out_curve,
     )
-    n_cls = len(data["classes"])
     train_m, held_m = (
         evaluate(model, x[tr], y[tr], n_cls),
         evaluate(model, x[ho], y[ho], n_cls),
     )
+    conf = held_m["confusion"]
+    rows = conf.sum(1)
+    per_class = (conf.diag().float() / rows.clamp(min=1))[rows > 0]
     seqs = data["df"]["seq"].to_numpy()
     metrics = {
         "train_accuracy": round(train_m["accuracy"], 4),
         "heldout_accuracy": round(held_m["accuracy"], 4),
+        "heldout_min_class_accuracy": round(per_class.min().item(), 4),
         "majority_baseline": round(
             (y[ho] == torch.bincount(y[tr], minlength=n_cls).argmax())
             .float()
@@ -345,7 +424,16 @@ def run_training(
         "final_loss": round(history[-1]["loss"], 4),
         "minutes": round((time.perf_counter() - t0) / 60, 2),
     }
-    save_vit(
+    data_info = {
+        "preset": manifest.get("preset"),
+        "generator_version": manifest.get("generator_version"),
+        "seed": manifest.get("config", {}).get("seed"),
+    }
+    curve = [
+        {k: round(v, 6) if isinstance(v, float) else v for k, v in h.items()}
+        for h in history
+    ]
+    save_fn(
         out,
         model.eval(),
         classes=data["classes"],
@@ -353,12 +441,12 @@ def run_training(
         std=data["std"],
         metrics=metrics,
         train_config=asdict(cfg),
-        confusion_heldout=held_m["confusion"],
-        data={
-            "preset": manifest.get("preset"),
-            "generator_version": manifest.get("generator_version"),
-            "seed": manifest.get("config", {}).get("seed"),
-        },
+        confusion_heldout=conf,
+        history=curve,
+        data=data_info,
+    )
+    _write_json_sidecar(
+        out, cfg, arch_cfg, metrics, conf, data["classes"], data_info, curve, command
     )
     _write_sidecar(
         out, cfg, metrics, held_m["confusion"], data["classes"], manifest, command
@@ -376,28 +464,31 @@ def _write_sidecar(
         acc = f"{confusion[c, c].item() / n:.3f}" if n else "-"
         per_class.append(f"| {name} | {n} | {acc} |")
     size_mb = out.stat().st_size / 2**20
+    arch = build_model(cfg.model)[1]
+    kind = "small CNN" if "cnn" in cfg.model else "tiny ViT"
+    zoom_text = f", random zoom-in up to {1 + cfg.zoom:g}x" if cfg.zoom else ""
     text = (
-        f"""# {out.stem}: tiny ViT trained on MVK-mini
+        f"""# {out.stem}: {kind} trained on MVK-mini
 
 Produced by the package's own training command (no notebook trains it):
 
 ```
-{command or "mvk train vit"}
+{command or "mvk train " + ("cnn" if "cnn" in cfg.model else "vit")}
 ```
 
-- Model: `{cfg.model}` {VIT_PRESETS[cfg.model]}; file {size_mb:.2f} MB.
+- Model: `{cfg.model}` {arch}; file {size_mb:.2f} MB.
 - Task: the main class of a frame (the class with most visible pixels; "background" when
   no animal is visible), {len(classes)} classes.
 - Data: MVK-mini preset `{cfg.preset}` (generator version
   {manifest.get("generator_version")}, data seed {manifest.get("config", {}).get("seed")}), frames resized
-  to {VIT_PRESETS[cfg.model].img_size}. Split **by video** with the collection's own split:
+  to {arch.img_size}. Split **by video** with the collection's own split:
   {metrics["train_videos"]} train videos ({metrics["train_frames"]} frames: 1 in
   {cfg.frame_stride}),
   {metrics["heldout_videos"]} held-out `val` videos ({metrics["heldout_frames"]} frames: all).
 - Training: seed {cfg.seed}, {cfg.epochs} epochs, AdamW lr {cfg.lr}, weight decay
   {cfg.weight_decay}, batch {cfg.batch_size}, {cfg.warmup_epochs} warm-up epochs then
-  cosine, label smoothing {cfg.label_smoothing}, random flip, colour gain and 4 px shifts,
-  dropout {VIT_PRESETS[cfg.model].drop_rate};
+  cosine, label smoothing {cfg.label_smoothing}, random flip, colour gain and 4 px shifts{zoom_text},
+  dropout {arch.drop_rate};
   {cfg.threads} CPU threads, torch {torch.__version__}, {metrics["minutes"]} min wall time
   (on a 2-core CPU, possibly shared with other jobs).
 
@@ -406,6 +497,7 @@ Produced by the package's own training command (no notebook trains it):
 | metric | value |
 |---|---|
 | held-out accuracy (frames of unseen videos) | {metrics["heldout_accuracy"]:.3f} |
+| lowest held-out accuracy of a class | {metrics["heldout_min_class_accuracy"]:.3f} |
 | majority-class baseline on the same frames | {metrics["majority_baseline"]:.3f} |
 | training accuracy (no augmentation) | {metrics["train_accuracy"]:.3f} |
 | final training loss (label-smoothed) | {metrics["final_loss"]:.3f} |
@@ -416,6 +508,7 @@ Held-out accuracy per true class:
 |---|---|---|
 """
         + "\n".join(per_class)
-        + "\n"
+        + f"\n\nThe learning curve (training loss and held-out accuracy after every "
+        f"epoch) and the\nconfusion matrix are in `{out.stem}.json`.\n"
     )
     atomic_write(out.with_suffix(".md"), text)

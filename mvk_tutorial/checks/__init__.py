@@ -14,6 +14,9 @@ from mvk_tutorial.checks.deaot_train import gated_propagation, id_tokens
 from mvk_tutorial.checks.mvk import fixed_rate, word_share
 from mvk_tutorial.checks.vos import boundary_map, iou
 from mvk_tutorial.checks.retrieval import cosine_ranking, rank_without_sorting
+from mvk_tutorial.checks.attention_modules import cross_attention, vit_block
+from mvk_tutorial.checks.kis_video import video_rank
+from mvk_tutorial.checks.vos_stats import jf_table
 from mvk_tutorial.checks.variants import bilinear_sample, shift_mask, window_partition
 from mvk_tutorial.checks.slide import local_attention_unfold, merge_depthwise
 from mvk_tutorial.checks.avit import halting_recursion
@@ -25,6 +28,7 @@ __all__ = ["Case", "case", "check_function", "softmax",
            "cosine_ranking", "rank_without_sorting",
            "fixed_rate", "word_share",
            "window_attention", "gated_propagation", "id_tokens",
+           "cross_attention", "vit_block", "jf_table", "video_rank",
            "bilinear_sample", "shift_mask", "window_partition",
            "local_attention_unfold", "merge_depthwise", "halting_recursion",
            "sos_attention_mask"]

@@ -187,4 +187,10 @@ def register(groups) -> None:
     p.add_argument(
         "--out", default=None, help="weights file (default: the shipped one)"
     )
+    p.add_argument(
+        "--caption-mix",
+        default=None,
+        help="caption styles of the training pairs, e.g. automatic=1 or "
+        "expert=1,automatic=1,novice=1 (default expert=0.7,automatic=0.2,novice=0.1)",
+    )
     p.set_defaults(func=train_handler)

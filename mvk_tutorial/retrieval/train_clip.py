@@ -106,17 +106,22 @@ def train(
     batch_size: int,
     lr: float,
     seed: int,
+    caption_mix: dict[str, float] | None = None,
 ) -> dict:
     """Run the contrastive training loop; returns {steps, seconds, final_loss}.
+
+    ``caption_mix`` (default :data:`CAPTION_MIX`) gives the probability of each caption
+    style for a training pair (``--caption-mix`` of ``mvk train clip``).
 
     With ``seconds=None`` (the default of ``mvk train clip``) only the step budget
     counts, so a rerun with the same seed and thread count gives the same weights; a
     time budget makes the run stop (and its learning-rate decay) depend on the machine.
     """
     g = torch.Generator().manual_seed(seed)
-    kinds = list(CAPTION_MIX)
+    caption_mix = dict(CAPTION_MIX if caption_mix is None else caption_mix)
+    kinds = [k for k in CAPTION_MIX if caption_mix.get(k, 0) > 0]
     tokens = {k: tokenizer(df[k].tolist()) for k in kinds}  # each (F, context)
-    mix = torch.tensor([CAPTION_MIX[k] for k in kinds])
+    mix = torch.tensor([float(caption_mix[k]) for k in kinds])
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.1)
     model.train()
     t0, losses, step = time.perf_counter(), [], 0
@@ -185,6 +190,33 @@ def evaluate(model, tokenizer, preprocess, root: Path) -> dict:
     return out
 
 
+def parse_caption_mix(text: str | None) -> dict[str, float]:
+    """``"automatic=1"`` or ``"expert=0.7,automatic=0.2,novice=0.1"`` -> a mix summing to 1.
+
+    Book: ch10, section "Which captions did the model learn from?".
+    """
+    if not text:
+        return dict(CAPTION_MIX)
+    mix = {}
+    for part in text.split(","):
+        name, sep, value = part.partition("=")
+        name = name.strip()
+        try:
+            weight = float(value)
+        except ValueError:
+            weight = float("nan")
+        if not sep or name not in CAPTION_MIX or not math.isfinite(weight) or weight < 0:
+            raise ValueError(
+                f"--caption-mix {text!r}: expected comma-separated style=weight pairs "
+                f"with styles from {sorted(CAPTION_MIX)} and weights >= 0"
+            )
+        mix[name] = weight
+    total = sum(mix.values())
+    if total <= 0:
+        raise ValueError(f"--caption-mix {text!r}: the weights sum to 0")
+    return {k: mix.get(k, 0.0) / total for k in CAPTION_MIX}
+
+
 def _sidecar(out: Path, argv: list[str], args, info: dict, metrics: dict) -> str:
     n = metrics["collection_frames"]
     lines = [
@@ -194,7 +226,8 @@ def _sidecar(out: Path, argv: list[str], args, info: dict, metrics: dict) -> str
         f"- seed: {args.seed}; training data: an MVK-mini world generated with "
         f"`MiniConfig(**{TRAIN_WORLD})` at 256x448, generator version "
         f"{GENERATOR_VERSION} (every frame, caption mix "
-        f"{CAPTION_MIX}); never the book's collection",
+        f"{parse_caption_mix(getattr(args, 'caption_mix', None))}); never the book's "
+        "collection",
         f"- architecture: `{TINY_CLIP}` (mvk_tutorial/weights/{TINY_CLIP}.json), "
         "weights stored in fp16",
         f"- steps: {info['steps']}, batch {args.batch_size}, AdamW lr {args.lr} cosine, "
@@ -217,6 +250,7 @@ def _sidecar(out: Path, argv: list[str], args, info: dict, metrics: dict) -> str
 
 def train_clip_cli(args: argparse.Namespace) -> int:
     """``mvk train clip``: train, evaluate, write the weights and their sidecar ``.md``."""
+    mix = parse_caption_mix(getattr(args, "caption_mix", None))  # fail before training
     torch.set_num_threads(args.threads)  # 1 is fastest on a busy 2-core machine
     seed_everything(args.seed)
     register_tiny_clip()
@@ -235,6 +269,7 @@ def train_clip_cli(args: argparse.Namespace) -> int:
         batch_size=args.batch_size,
         lr=args.lr,
         seed=args.seed,
+        caption_mix=mix,
     )
     metrics = evaluate(model, tokenizer, preprocess, root)
     out = Path(args.out) if args.out else TINY_CLIP_WEIGHTS
