@@ -22,6 +22,7 @@ from pathlib import Path
 
 import torch
 from torch import Tensor, nn
+from mvk_tutorial.utils import atomic_path
 
 
 @dataclass(frozen=True)
@@ -75,7 +76,6 @@ def save_cnn(path: str | Path, model: SmallCNN, **extra) -> None:
 
     Book: ch02, section "A CNN of the same size as a control".
     """
-    from mvk_tutorial.utils import atomic_path
 
     payload = {
         "arch": "cnn",

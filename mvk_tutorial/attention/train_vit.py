@@ -31,6 +31,7 @@ from mvk_tutorial.mvk.labels import CLASSES, load_frame_labels, load_manifest
 from mvk_tutorial.mvk.synthetic import ensure_mvk_mini
 from mvk_tutorial.utils.files import atomic_path, atomic_write
 from mvk_tutorial.utils.seed import seed_everything
+from mvk_tutorial.attention.cnn import CNN_PRESETS, SmallCNN, save_cnn
 
 
 @dataclass(frozen=True)
@@ -306,7 +307,6 @@ def build_model(name: str):
 
     Book: ch02, section "A CNN of the same size as a control".
     """
-    from mvk_tutorial.attention.cnn import CNN_PRESETS, SmallCNN, save_cnn
 
     if name in VIT_PRESETS:
         return VisionTransformer(VIT_PRESETS[name]), VIT_PRESETS[name], save_vit
@@ -322,7 +322,6 @@ def _write_json_sidecar(
 ) -> None:
     import json
 
-    from mvk_tutorial.utils import atomic_write
 
     rows = confusion.sum(1)
     payload = {

@@ -14,6 +14,7 @@ import torch
 from torch import nn
 
 from mvk_tutorial.checks.robust import as_tensor, call, fail
+from mvk_tutorial.attention.vit import Block
 
 _MHA_HINT = (
     "q = query @ q_proj_weight.T + b_q (and the same for k, v with their own weights; "
@@ -134,7 +135,6 @@ def vit_block(candidate) -> None:
 
     Book: ch02, section "Exercises".
     """
-    from mvk_tutorial.attention.vit import Block
 
     name = "vit_block"
     g = torch.Generator().manual_seed(12)

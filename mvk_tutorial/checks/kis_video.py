@@ -13,6 +13,7 @@ from __future__ import annotations
 import torch
 
 from mvk_tutorial.checks.robust import as_float, call, fail
+from mvk_tutorial.retrieval.kis import video_rank_of_targets
 
 _HINT = (
     "a video's score is the MAX of its frames' scores (scatter_reduce with 'amax', or "
@@ -22,7 +23,6 @@ _HINT = (
 
 
 def _reference(scores: torch.Tensor, target: int, videos: torch.Tensor) -> int:
-    from mvk_tutorial.retrieval.kis import video_rank_of_targets
 
     n = scores.shape[0]
     frames = torch.eye(n, dtype=torch.float64)  # frame j = e_j, so q . e_j = scores[j]

@@ -6,6 +6,7 @@ Book: ch07, section "Contour accuracy $\\mathcal{F}$".
 from __future__ import annotations
 
 import numpy as np
+from mvk_tutorial.vos.metrics import disk, seg2bmap
 
 
 def plot_boundary_offset(mask: np.ndarray, ax) -> np.ndarray:
@@ -20,7 +21,6 @@ def plot_boundary_offset(mask: np.ndarray, ax) -> np.ndarray:
     """
     from matplotlib.patches import Rectangle
 
-    from mvk_tutorial.vos.metrics import seg2bmap
 
     mask = np.asarray(mask, dtype=bool)
     bmap = seg2bmap(mask)
@@ -57,7 +57,6 @@ def plot_boundary_matching(
     """
     import cv2
 
-    from mvk_tutorial.vos.metrics import disk, seg2bmap
 
     b_gt, b_pred = seg2bmap(gt), seg2bmap(pred)
     gt_dil = cv2.dilate(b_gt.astype(np.uint8), disk(radius)).astype(bool)

@@ -6,6 +6,7 @@ Book: ch09, section "Word frequencies of the captions".
 from __future__ import annotations
 
 import numpy as np
+from mvk_tutorial.mvk.stats import word_share
 
 
 def plot_word_shares(captions, published: dict[str, float], ax=None):
@@ -20,7 +21,6 @@ def plot_word_shares(captions, published: dict[str, float], ax=None):
     """
     import matplotlib.pyplot as plt
 
-    from mvk_tutorial.mvk.stats import word_share
 
     share = word_share(captions)
     if ax is None:
