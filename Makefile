@@ -73,14 +73,14 @@ book: $(VENV)/.stamp-book site-deps
 # nbval has just checked, EXECUTE=off) in a real browser with the network blocked.
 test: unit nbval browser
 
-unit: $(VENV)/.stamp-test
+unit: $(VENV)/.stamp-book
 	$(PY) -m pytest tests/ --ignore=tests/browser $(PYTEST_ARGS)
 
 browser: $(VENV)/.stamp-book browser-deps
 	$(MAKE) book EXECUTE=off
 	MVK_SITE_DIR=_build/html $(PY) -m pytest tests/browser $(PYTEST_ARGS)
 
-nbval: $(VENV)/.stamp-test
+nbval: $(VENV)/.stamp-book
 	$(PY) -m pytest --nbval-lax --nbval-current-env --nbval-cell-timeout=600 \
 	    --nbval-sanitize-with tests/nbval_sanitize.cfg book/ $(NBVAL_ARGS)
 
