@@ -8,7 +8,7 @@ ways to get the 0-based rank of each query's target frame:
 - ``matmul``: a bare ``torch.matmul(Q, X.T)`` of the same shapes (the lower bound: it
   only computes the scores, and keeps the whole 4000 x 43,797 matrix, ~700 MB);
 - ``rank_of_targets``: the tiled kernel (``mvk_tutorial.retrieval.tiled_rank``): tiles
-  of 256 queries x 1024 frames counted while they are still in the L2 cache;
+  of 512 queries x 2048 frames counted while they are still in cache;
 - ``64 MiB blocks``: the previous version, kept here as a baseline: blocks of queries
   against all frames (64 MiB of scores), compared after they went to memory;
 - ``naive``: what the official KIS.py does (cosine per frame in numpy float64, Python's

@@ -185,8 +185,8 @@ def rank_of_targets(
         similarity: ``"cosine"`` (default), ``"dot"`` (embeddings used as they are) or
             ``"cosine_official"`` (``dot / (|x| |q|)`` computed as KIS.py does).
         chunk_size / block_frames: the score matrix is computed in tiles of
-            ``chunk_size`` queries x ``block_frames`` frames (defaults: 256 x 1024 on a
-            CPU, a tile that stays in the L2 cache while it is compared; see
+            ``chunk_size`` queries x ``block_frames`` frames (defaults: 512 x 2048 on a
+            CPU, a tile that stays in cache while it is compared; see
             ``mvk_tutorial.retrieval.tiled_rank``). ``max_chunk_bytes`` is accepted for
             compatibility and not used here: memory is bounded by a few tiles.
         device: where to compute (default: the device of ``query_emb``); on a GPU pass
