@@ -27,6 +27,7 @@ from torch import Tensor, nn
 from mvk_tutorial.attention.dat import DeformableAttention
 from mvk_tutorial.attention.swin import Mlp, SwinTransformerBlock
 from mvk_tutorial.attention.vit import Block as GlobalBlock
+from mvk_tutorial.attention.vit import _init_weights  # the same timm-style init as the ViT
 from mvk_tutorial.utils import atomic_path, atomic_write
 from mvk_tutorial.weights import weights_path
 
@@ -127,7 +128,7 @@ class VariantClassifier(nn.Module):
         self.blocks = nn.ModuleList(blocks)
         self.norm = nn.LayerNorm(cfg.dim)
         self.head = nn.Linear(cfg.dim, cfg.num_classes)
-        self.apply(_init)
+        self.apply(_init_weights)
 
     def forward_features(self, x: Tensor, return_attn: bool = False):
         H, W = self.cfg.grid
@@ -161,16 +162,6 @@ class VariantClassifier(nn.Module):
         idx = [i for i, b in enumerate(self.blocks) if isinstance(b, DATBlock)][block]
         pos, ref, attn = extras[idx]
         return {"pos": pos, "reference": ref, "attn": attn}
-
-
-def _init(m: nn.Module) -> None:
-    if isinstance(m, nn.Linear):
-        nn.init.trunc_normal_(m.weight, std=0.02)
-        if m.bias is not None:
-            nn.init.zeros_(m.bias)
-    elif isinstance(m, nn.LayerNorm):
-        nn.init.ones_(m.weight)
-        nn.init.zeros_(m.bias)
 
 
 def save_variant(path: str | Path, model: VariantClassifier, meta: dict) -> None:
