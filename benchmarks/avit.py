@@ -8,15 +8,22 @@ Both models are the shipped weights (``vit_tiny_mvk`` and ``avit_tiny_mvk``, the
 second fine-tuned from the first by ``mvk train avit``). Accuracy is measured on every
 frame of the held-out MVK-mini ``val`` videos (never seen in training). Speed: the
 same held-out frames are classified in batches of B, in interleaved rounds (plain,
-gather, mask, plain, ...), and the median images/s is reported with its ratio to
-the plain ViT measured in the same round. The A-ViT runs the ``gather`` path (only
-live tokens enter a block) and, for reference, the official ``mask`` path (every
-token runs, so it cannot be faster).
+exit, gather, mask, plain, ...), and the median images/s is reported with its ratio
+to the plain ViT measured in the same round. The A-ViT runs, in this order of speed:
+
+* ``A-ViT exit``: the ``gather`` path (only live tokens enter a block) with
+  ``early_exit=True`` (an image is finished when its class token halts: the logits
+  are those of the full forward); the model the target is measured on;
+* ``A-ViT gather``: every token runs until it halts itself;
+* ``A-ViT mask``: the official path (every token runs every block, halted ones
+  masked), which cannot be faster than the plain ViT.
 
 FLOPs (multiply-add = 2) count the blocks' linears (2 n (4 C^2 + 2 r C^2)) and
 attention (4 n^2 C) with n the tokens entering each block, averaged over the
 held-out frames, plus the patch embedding and head. Bytes: fp32 weights read once per
-batch plus the block input/outputs of live tokens (a lower bound on traffic).
+batch plus the block input/outputs of live tokens (a lower bound on traffic). The
+roofline lines put the batch-64 runs against the matmul peak and copy bandwidth
+measured in the same run (``mvk_tutorial.utils.roofline``).
 
 Book: ch05, section "Measured speed and accuracy".
 """
@@ -34,7 +41,7 @@ import torch
 from mvk_tutorial.attention.avit import avit_flops
 from mvk_tutorial.attention.train_avit import evaluate_avit, load_avit
 from mvk_tutorial.attention.vit import load_vit
-from mvk_tutorial.utils import format_table, get_device
+from mvk_tutorial.utils import format_table, get_device, measure_limits, roofline
 
 WEIGHTS = Path(__file__).resolve().parents[1] / "mvk_tutorial" / "weights"
 
@@ -82,6 +89,7 @@ def main(argv=None) -> int:
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--frames-batch1", type=int, default=256, help="frames timed at batch 1")
     ap.add_argument("--device", default=None)
+    ap.add_argument("--no-roofline", action="store_true", help="skip measuring the peaks")
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
     device = get_device(args.device)
@@ -101,57 +109,81 @@ def main(argv=None) -> int:
     with torch.inference_mode():
         pred = torch.cat([vit(x[i : i + 256]).argmax(-1) for i in range(0, len(x), 256)])
     acc_vit = (pred == y).double().mean().item()
-    ev = evaluate_avit(avit, x, y)
-    with torch.inference_mode():
-        depth = torch.cat([avit(x[i : i + 256], return_depth=True)[1] for i in range(0, len(x), 256)])
-    L = vit.cfg.depth
-    counts = block_token_counts(depth.cpu(), L)
-    n_all = depth.shape[1]
+    variants = {"A-ViT exit": ("gather", True), "A-ViT gather": ("gather", False),
+                "A-ViT mask": ("mask", False)}  # fmt: skip
+    L, n_all = vit.cfg.depth, vit.patch_embed.num_patches + 1
+    stats = {}
+    for name, (path, exit_) in variants.items():
+        avit.token_path, avit.early_exit = path, exit_
+        ev = evaluate_avit(avit, x, y)  # accuracy; depths (early exit: where each stopped)
+        with torch.inference_mode():
+            depth = torch.cat(
+                [avit(x[i : i + 256], return_depth=True)[1] for i in range(0, len(x), 256)]
+            )
+        counts = block_token_counts(depth.cpu(), L)
+        if path == "mask":  # every token runs every block
+            counts = torch.full((L,), float(n_all))
+        stats[name] = {"accuracy": ev["accuracy"], "counts": counts,
+                       "depth": ev["mean_depth"], "depth_cls": ev["mean_depth_cls"]}  # fmt: skip
     fl_vit = avit_flops(torch.full((L,), float(n_all)), vit.cfg) + stem_head_flops(vit.cfg)
-    fl_avit = avit_flops(counts, vit.cfg) + stem_head_flops(vit.cfg)
     w_bytes = 4 * sum(p.numel() for p in vit.parameters())
     act_vit = 4 * 2 * L * n_all * vit.cfg.dim
-    act_avit = 4 * 2 * counts.sum().item() * vit.cfg.dim
 
     print(f"device: {device_label(device)}; torch {torch.__version__}")
     print(f"held-out: {len(x)} frames of {len(set(data['df']['seq'].to_numpy()[ho]))} unseen videos")
-    print(
-        f"tokens entering blocks 1..{L} (mean per image): "
-        + ", ".join(f"{c:.1f}" for c in counts.tolist())
-        + f" of {n_all}; mean halting depth {ev['mean_depth']:.2f}"
-    )
-    rows = []
-    models = {"plain ViT": vit, "A-ViT gather": avit, "A-ViT mask": avit}
+    for name in ("A-ViT gather", "A-ViT exit"):
+        st = stats[name]
+        print(
+            f"{name}: tokens entering blocks 1..{L} (mean per image): "
+            + ", ".join(f"{c:.1f}" for c in st["counts"].tolist())
+            + f" of {n_all}; mean depth {st['depth']:.2f}, class token {st['depth_cls']:.2f}"
+        )
+    rows, models = [], {"plain ViT": vit, **{k: avit for k in variants}}
+
+    def select(name):
+        if name in variants:
+            avit.token_path, avit.early_exit = variants[name]
+
     for B in args.batch_sizes:
         xs = x[: args.frames_batch1] if B == 1 else x
         rates = {k: [] for k in models}
         for name, m in models.items():  # warm-up
-            if name.startswith("A-ViT"):
-                m.token_path = name.split()[1]
+            select(name)
             images_per_s(m, xs[: max(B, 8)], B, device)
         for _ in range(args.rounds):
             for name, m in models.items():
-                if name.startswith("A-ViT"):
-                    m.token_path = name.split()[1]
+                select(name)
                 rates[name].append(images_per_s(m, xs, B, device))
         base = statistics.median(rates["plain ViT"])
         for name in models:
             r = statistics.median(rates[name])
-            fl = fl_vit if name != "A-ViT gather" else fl_avit
+            if name == "plain ViT":
+                fl, act, acc = fl_vit, act_vit, acc_vit
+            else:
+                counts = stats[name]["counts"]
+                fl = avit_flops(counts, vit.cfg) + stem_head_flops(vit.cfg)
+                act, acc = 4 * 2 * counts.sum().item() * vit.cfg.dim, stats[name]["accuracy"]
             rows.append({
-                "batch": B, "model": name,
-                "accuracy": acc_vit if name == "plain ViT" else ev["accuracy"],
+                "batch": B, "model": name, "accuracy": acc,
                 "images/s": r, "ratio vs plain": r / base,
                 "GFLOP/image": fl / 1e9, "achieved GFLOP/s": fl * r / 1e9,
-                "MB/image": (w_bytes / B + (act_vit if fl is fl_vit else act_avit)) / 2**20,
+                "MB/image": (w_bytes / B + act) / 2**20,
             })  # fmt: skip
-    avit.token_path = "gather"
+    avit.token_path, avit.early_exit = "gather", True
     print(format_table(rows))
-    gather = {r["batch"]: r["ratio vs plain"] for r in rows if r["model"] == "A-ViT gather"}
+    if not args.no_roofline:
+        limits = measure_limits(device, size=1024 if device.type == "cpu" else None, copy_mib=64)
+        for r in rows:
+            if r["batch"] == max(args.batch_sizes) and r["model"] in ("plain ViT", "A-ViT exit"):
+                B = r["batch"]
+                print(roofline(f"{r['model']}, batch {B}", r["GFLOP/image"] * 1e9 * B,
+                               r["MB/image"] * 2**20 * B, B / r["images/s"], limits))  # fmt: skip
+    ex = {r["batch"]: r["ratio vs plain"] for r in rows if r["model"] == "A-ViT exit"}
+    acc = stats["A-ViT exit"]["accuracy"]
     print(
-        f"accuracy: plain {acc_vit:.3f}, A-ViT {ev['accuracy']:.3f} "
-        f"({100 * (ev['accuracy'] - acc_vit):+.1f} points); speed-up (gather) "
-        + ", ".join(f"batch {b}: {v:.2f}x" for b, v in gather.items())
+        f"accuracy: plain {acc_vit:.3f}, A-ViT {acc:.3f} "
+        f"({100 * (acc - acc_vit):+.1f} points); speed-up (gather + early exit) "
+        + ", ".join(f"batch {b}: {v:.2f}x" for b, v in ex.items())
         + "; target >= 1.4x at <= 1 point lower accuracy"
     )
     return 0

@@ -29,7 +29,12 @@ from torch import Tensor, nn
 
 from mvk_tutorial.attention.vit import ViTConfig, VisionTransformer
 from mvk_tutorial.attention.avit_halting import halting_score, halting_step  # noqa: F401 (re-exported)
-from mvk_tutorial.attention.avit_paths import run_gather, run_mask
+from mvk_tutorial.attention.avit_paths import (
+    early_exit_active,
+    run_gather,
+    run_gather_single,
+    run_mask,
+)
 
 
 TOKEN_PATHS = ("mask", "gather")
@@ -70,6 +75,14 @@ class AViT(VisionTransformer):
         halting: the halting constants (:class:`HaltingConfig`).
         norm_eps: LayerNorm epsilon (official A-ViT 1e-6; our ViT 1e-5).
         token_path: "mask" or "gather"; a plain attribute, switchable on a built model.
+        early_exit: inference only (eval mode; ignored in train mode), off by default,
+            also a plain attribute. The logits read only the class token, whose output
+            is frozen once it halts, so an image is finished when its class token
+            halts: its remaining live tokens are dropped (gather) or masked (mask) and
+            the forward stops when every image is finished. The logits are those of
+            the full forward; a token still live when its image finished gets that
+            block as its depth (a lower bound on where it would have halted), so use
+            ``early_exit=False`` for depth maps and the training losses.
 
     ``model(x)`` gives logits; ``model(x, return_depth=True)`` gives
     ``(logits, halting_depth)``, the 1-based block at which each token halted
@@ -85,6 +98,7 @@ class AViT(VisionTransformer):
         halting: HaltingConfig = HaltingConfig(),
         norm_eps: float = 1e-5,
         token_path: str = "mask",
+        early_exit: bool = False,
     ) -> None:
         super().__init__(cfg)
         self.halting = halting
@@ -93,6 +107,7 @@ class AViT(VisionTransformer):
             if isinstance(m, nn.LayerNorm):
                 m.eps = norm_eps
         self.token_path = token_path
+        self.early_exit = early_exit
         self.rho = self.halting_score_layer = None
 
     @classmethod
@@ -140,21 +155,28 @@ class AViT(VisionTransformer):
             return torch.zeros_like(out[..., 0])
         return halting_score(out, self.halting.gate_scale, self.halting.gate_center)
 
-    def forward_act(self, x: Tensor) -> tuple[Tensor, Tensor]:
+    def forward_act(self, x: Tensor, need_depth: bool = True) -> tuple[Tensor, Tensor]:
         """Image -> (ACT-weighted tokens after the final norm (B, 1+N, C), depth (B, 1+N)).
+
+        With ``early_exit`` in eval mode only the class token's output is final
+        (one image on the gather path: the other outputs are zeros, ``rho`` is None,
+        and ``need_depth=False`` skips the depths, returning None).
 
         Book: ch05, section "Halting tokens".
         """
 
         tokens = self.embed(x)  # (B, 1 + N, C)
-        run = run_mask if self.token_path == "mask" else run_gather
-        out, depth, rho, layer_means = run(self, tokens)
+        if self.token_path == "gather" and len(x) == 1 and early_exit_active(self):
+            out, depth, rho, layer_means = run_gather_single(self, tokens, need_depth)
+        else:
+            run = run_mask if self.token_path == "mask" else run_gather
+            out, depth, rho, layer_means = run(self, tokens)
         self.rho = rho
         self.halting_score_layer = torch.stack(layer_means) if layer_means else None
         return self.norm(out), depth
 
     def forward(self, x: Tensor, return_depth: bool = False):
-        out, depth = self.forward_act(x)
+        out, depth = self.forward_act(x, need_depth=return_depth)
         logits = self.forward_head(out)
         return (logits, depth) if return_depth else logits
 

@@ -16,6 +16,12 @@ from torch import Tensor
 from mvk_tutorial.attention.avit_halting import halting_score, halting_step
 
 
+def early_exit_active(model) -> bool:
+    """Whether this forward may stop at the class token: ``model.early_exit`` in eval
+    mode (training needs every token's ponder cost, so it always runs them all)."""
+    return bool(getattr(model, "early_exit", False)) and not model.training
+
+
 def _attend(attn, y: Tensor, mask: Tensor | None) -> Tensor:
     """Self-attention of ``attn`` (a ViT ``Attention``) on y (B, L, C), additive or
     boolean key ``mask`` broadcastable to (B, heads, L, L)."""
@@ -42,6 +48,7 @@ def run_mask(model, x: Tensor):
     """Every token through every block; halted ones masked (the official code)."""
     B, N, C = x.shape
     cfg, last = model.halting, len(model.blocks) - 1
+    early = early_exit_active(model)
     c, R = x.new_zeros(B, N), x.new_ones(B, N)
     out, rho = torch.zeros_like(x), x.new_zeros(B, N)
     depth = torch.ones(B, N, dtype=torch.long, device=x.device)
@@ -61,10 +68,16 @@ def run_mask(model, x: Tensor):
         rho = rho + torch.where(reached & live, R, torch.zeros_like(R))
         depth = depth + (live & ~reached).long()
         c, R, live = c_new, torch.where(live, R_new, R), live & ~reached
+        if early:  # an image whose class token halted is finished (depth: this block)
+            gone = live & ~live[:, :1]  # (B, N)
+            depth = depth - gone.long()
+            live = live & ~gone
         if cfg.official_layer_mean:  # NVlabs/A-ViT#4: [1:] drops sample 0, not CLS
             layer_means.append(raw[1:].mean())
         else:  # mean ACT weight of the patch tokens: a distribution over depth
             layer_means.append(w[:, 1:].mean())
+        if early and i < last and not bool(live[:, 0].any()):
+            break  # every class token halted: the logits are final
     return out, depth, rho, layer_means
 
 
@@ -104,6 +117,7 @@ def run_gather(model, x: Tensor):
             "token_path='gather' computes no scores for halted tokens; the official "
             "per-layer mean (official_layer_mean=True) needs token_path='mask'"
         )
+    early = early_exit_active(model)
     idx = torch.arange(B * N, device=x.device)  # flat ids b * N + n of live tokens
     xl = x.reshape(B * N, C)  # (T, C) packed live tokens
     c, R = x.new_zeros(B * N), x.new_ones(B * N)
@@ -128,6 +142,17 @@ def run_gather(model, x: Tensor):
         if not grad and not bool(reached.any()):
             R = R_new
             continue  # nobody halts here: nothing to drop
+        if early and B == 1 and bool(reached[0]):  # the class token (packed position 0)
+            depth[idx], rem[idx] = i + 1, R  # halted: the logits are final; the tokens
+            break  # still live stop here too (their depth: this block)
+        if early and B > 1:  # drop every token of an image whose class token halted
+            cls_done = reached & (idx % N == 0)  # (T,)
+            if bool(cls_done.any()):
+                exited = torch.zeros(B, dtype=torch.bool, device=x.device)
+                exited[idx[cls_done] // N] = True
+                gone = exited[idx // N] & ~reached  # live tokens of finished images
+                depth[idx[gone]] = i + 1
+                reached = reached | gone
         done = reached.nonzero().squeeze(1)  # positions in the packed batch
         keep = (~reached).nonzero().squeeze(1)
         depth[idx[done]], rem[idx[done]] = i + 1, R[done]
@@ -137,3 +162,53 @@ def run_gather(model, x: Tensor):
             break
     rho = depth.to(x.dtype) + rem  # rho = halting depth + remainder
     return out.view(B, N, C), depth.view(B, N), rho.view(B, N), layer_means
+
+
+def run_gather_single(model, x: Tensor, need_depth: bool = True):
+    """The leanest gather loop: one image, inference, ``early_exit`` (logits only).
+
+    The same recursion as :func:`run_gather` with the bookkeeping cut down to what
+    the logits need: the halting sums ``c`` of the live tokens, and the ACT-weighted
+    output and remainder of the class token alone (packed position 0 while it is
+    live). The loop ends at the block where the class token halts. Depths are
+    rebuilt at the end from the ids that entered each block (``need_depth``);
+    ``rho`` and the per-block means are not computed (None, []).
+    """
+    _, N, C = x.shape
+    cfg, last = model.halting, len(model.blocks) - 1
+    thr = 1 - cfg.eps
+    xl, c = x[0], x.new_zeros(N)  # (T, C) live tokens, (T,) their halting sums
+    R, out_cls = x.new_ones(()), x.new_zeros(C)  # the class token's remainder, output
+    entered, idx = [], None  # ids of the tokens entering each block (None: all N)
+    for i, blk in enumerate(model.blocks):
+        xl = _packed_block(blk, xl, None, 1, N)  # (T, C)
+        entered.append(idx)
+        if i == last:
+            out_cls = torch.addcmul(out_cls, R, xl[0])  # the remainder, as in run_gather
+            break
+        if not cfg.halting:
+            continue  # h = 0: weight 0, nothing halts
+        h = halting_score(xl, cfg.gate_scale, cfg.gate_center)  # (T,)
+        c = c + h
+        reached = c > thr  # (T,)
+        if bool(reached.any()):
+            if bool(reached[0]):  # the class token halts: its output is final
+                out_cls = torch.addcmul(out_cls, R, xl[0])
+                break
+            keep = (~reached).nonzero().squeeze(1)  # the class token stays at 0
+        else:
+            keep = None
+        h0 = h[0]
+        out_cls, R = torch.addcmul(out_cls, h0, xl[0]), R - h0
+        if keep is not None:  # drop the patch tokens that halted
+            xl, c = xl[keep], c[keep]
+            idx = keep if idx is None else idx[keep]
+    out = x.new_zeros(1, N, C)
+    out[0, 0] = out_cls
+    depth = None
+    if need_depth:  # the last block each token entered (1-based)
+        depth = torch.empty(N, dtype=torch.long, device=x.device)
+        for i, ids in enumerate(entered):
+            depth[slice(None) if ids is None else ids] = i + 1
+        depth = depth.view(1, N)
+    return out, depth, None, []

@@ -25,6 +25,10 @@ class AViTTrainConfig:
     ponder_scale: float = 0.25  # alpha_p on mean(rho)
     distr_prior_alpha: float = 0.1  # alpha_d on KL(target || H)
     target_depth: float = 1.0  # centre of the Gaussian prior over blocks (1-based)
+    cls_ponder_scale: float = 0.0  # extra weight on the class token's rho (0: the paper)
+    patch_ponder_only: bool = False  # True: the ponder loss averages patch tokens only
+    distill_alpha: float = 0.0  # weight of KL(plain ViT || A-ViT) on soft logits (0: none)
+    distill_temperature: float = 1.0  # temperature of that KL
     halting: bool = True  # False: the same fine-tuning without halting (a control)
     seed: int = 0
     threads: int = 1

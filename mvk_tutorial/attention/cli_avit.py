@@ -18,7 +18,8 @@ DEFAULT_VIT = WEIGHTS / "vit_tiny_mvk.pt"
 _OPTIONS = {
     "epochs": int, "batch_size": int, "lr": float, "gate_scale": float,
     "gate_center": float, "ponder_scale": float, "distr_prior_alpha": float,
-    "target_depth": float, "seed": int, "threads": int,
+    "target_depth": float, "cls_ponder_scale": float, "distill_alpha": float,
+    "distill_temperature": float, "seed": int, "threads": int,
 }  # fmt: skip
 
 
@@ -31,12 +32,17 @@ def _cmd_train_avit(args) -> int:
     if not Path(args.vit).is_file():
         raise FileNotFoundError(f"--vit {args.vit}: no such weights file")
     values = {name: getattr(args, name) for name in _OPTIONS}
-    cfg = AViTTrainConfig(preset=args.preset, halting=not args.no_halting, **values)
+    cfg = AViTTrainConfig(
+        preset=args.preset, halting=not args.no_halting,
+        patch_ponder_only=args.patch_ponder_only, **values,
+    )  # fmt: skip
     command = f"mvk train avit --preset {args.preset} " + " ".join(
         f"--{name.replace('_', '-')} {value}" for name, value in values.items()
     )
     if args.no_halting:
         command += " --no-halting"
+    if args.patch_ponder_only:
+        command += " --patch-ponder-only"
     if Path(args.out).resolve() != DEFAULT_OUT:
         command += f" --out {shlex.quote(str(args.out))}"
     if Path(args.vit).resolve() != DEFAULT_VIT:
@@ -72,6 +78,12 @@ def register(groups) -> None:
         "--no-halting",
         action="store_true",
         help="control run: the same fine-tuning with halting disabled (a plain ViT)",
+    )
+    p.add_argument(
+        "--patch-ponder-only",
+        action="store_true",
+        help="the ponder loss averages the patch tokens only (the class token is left to "
+        "--cls-ponder-scale)",
     )
     p.add_argument("--vit", default=str(DEFAULT_VIT), help="plain ViT weights to start from")
     p.add_argument("--out", default=str(DEFAULT_OUT), help="weights file (.pt)")

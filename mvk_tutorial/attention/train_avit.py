@@ -67,14 +67,19 @@ def fit_avit(
     partial: Path | None = None,
     stop_after: int | None = None,
     log=print,
+    teacher=None,
 ) -> list[dict]:
     """Train ``model`` on images ``x`` in [0, 1] and labels ``y``; resumable.
 
     ``stop_after`` ends the run after that many epochs in total (to test resuming).
+    ``teacher`` (a frozen plain ViT, eval mode) is needed when ``cfg.distill_alpha > 0``:
+    its logits on the same augmented batch are the soft targets.
 
     Book: ch05, section "Fine-tuning the tiny ViT".
     """
 
+    if cfg.distill_alpha and teacher is None:
+        raise ValueError("fit_avit: distill_alpha > 0 needs a teacher (the plain ViT)")
     params = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
     g = torch.Generator().manual_seed(cfg.seed)
@@ -104,7 +109,14 @@ def fit_avit(
             logits = model(xb)
             ce = F.cross_entropy(logits, y[idx], label_smoothing=cfg.label_smoothing)
             aux = model.losses(cfg.target_depth)
-            loss = ce + cfg.ponder_scale * aux["ponder"] + cfg.distr_prior_alpha * aux["distr_prior"]
+            ponder = model.rho[:, 1:].mean() if cfg.patch_ponder_only else aux["ponder"]
+            loss = ce + cfg.ponder_scale * ponder + cfg.distr_prior_alpha * aux["distr_prior"]
+            if cfg.cls_ponder_scale:
+                loss = loss + cfg.cls_ponder_scale * model.rho[:, 0].mean()
+            if cfg.distill_alpha:
+                loss = loss + cfg.distill_alpha * distill_loss(
+                    logits, teacher, xb, cfg.distill_temperature
+                )
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
@@ -136,6 +148,18 @@ def fit_avit(
     return history
 
 
+def distill_loss(logits: Tensor, teacher, xb: Tensor, temperature: float) -> Tensor:
+    """T^2 KL(softmax(teacher / T) || softmax(student / T)), batch mean (Hinton et al.).
+
+    Book: ch05, section "Fine-tuning the tiny ViT".
+    """
+    with torch.no_grad():
+        soft = F.log_softmax(teacher(xb) / temperature, -1)  # (B, classes)
+    student = F.log_softmax(logits / temperature, -1)
+    kl = F.kl_div(student, soft, log_target=True, reduction="batchmean")
+    return kl * temperature**2
+
+
 @torch.no_grad()
 def evaluate_avit(model, x: Tensor, y: Tensor, batch_size: int = 256) -> dict:
     """Accuracy and mean halting depth (1-based blocks) of ``model`` on (x, y).
@@ -153,6 +177,7 @@ def evaluate_avit(model, x: Tensor, y: Tensor, batch_size: int = 256) -> dict:
         "accuracy": (pred == y).double().mean().item(),
         "mean_depth": depth.mean().item(),
         "mean_depth_patches": depth[:, 1:].mean().item(),
+        "mean_depth_cls": depth[:, 0].mean().item(),
     }
 
 
@@ -225,13 +250,17 @@ def run_training(
     vit_held = evaluate_avit(avit_from_vit(vit, HaltingConfig(halting=False)), xn[ho], y[ho])
     out = Path(out)
     partial = out.with_name(out.stem + ".partial.pt")
-    history = fit_avit(model, x01[tr], y[tr], cfg, mean, std, partial=partial, log=log)
+    teacher = vit.eval() if cfg.distill_alpha else None
+    history = fit_avit(
+        model, x01[tr], y[tr], cfg, mean, std, partial=partial, log=log, teacher=teacher
+    )
     held, train = evaluate_avit(model, xn[ho], y[ho]), evaluate_avit(model, xn[tr], y[tr])
     seqs = data["df"]["seq"].to_numpy()
     metrics = {
         "heldout_accuracy": round(held["accuracy"], 4),
         "heldout_mean_depth": round(held["mean_depth"], 3),
         "heldout_mean_depth_patches": round(held["mean_depth_patches"], 3),
+        "heldout_mean_depth_cls": round(held["mean_depth_cls"], 3),
         "vit_heldout_accuracy_same_data": round(vit_held["accuracy"], 4),
         "train_accuracy": round(train["accuracy"], 4),
         "train_videos": len(set(seqs[tr])),

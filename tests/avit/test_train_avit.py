@@ -21,10 +21,18 @@ def _data():
     return torch.rand(16, 3, 16, 16, generator=g), torch.randint(0, 3, (16,), generator=g)
 
 
-def _run(tmp_path, stops):
+def _teacher():
+    from mvk_tutorial.attention.vit import VisionTransformer
+
+    torch.manual_seed(11)
+    return VisionTransformer(CFG).eval()
+
+
+def _run(tmp_path, stops, **extra):
     torch.manual_seed(5)
     model = AViT(CFG, HaltingConfig(gate_scale=5.0, gate_center=0.0))
-    cfg = AViTTrainConfig(epochs=3, batch_size=8, gate_center=0.0, gate_scale=5.0)
+    cfg = AViTTrainConfig(epochs=3, batch_size=8, gate_center=0.0, gate_scale=5.0, **extra)
+    teacher = _teacher() if cfg.distill_alpha else None
     x, y = _data()
     mean, std = torch.full((3,), 0.5), torch.full((3,), 0.25)
     partial = tmp_path / "run.partial.pt"
@@ -35,13 +43,22 @@ def _run(tmp_path, stops):
         model2 = AViT(CFG, HaltingConfig(gate_scale=5.0, gate_center=0.0))
         model2.load_state_dict(model.state_dict())  # same start weights each time
         hist = fit_avit(model2, x, y, cfg, mean, std, partial=partial, stop_after=stop,
-                        log=lambda *_: None)
+                        log=lambda *_: None, teacher=teacher)
     return model2, hist
 
 
-def test_resume_equals_uninterrupted(tmp_path):
-    full, h_full = _run(tmp_path / "a", [None])
-    resumed, h_res = _run(tmp_path / "b", [2, None])
+EXTRA = {
+    "paper losses": {},
+    "class-token ponder, distillation": dict(
+        cls_ponder_scale=0.5, patch_ponder_only=True, distill_alpha=1.0, distill_temperature=2.0
+    ),
+}
+
+
+@pytest.mark.parametrize("extra", EXTRA.values(), ids=EXTRA.keys())
+def test_resume_equals_uninterrupted(tmp_path, extra):
+    full, h_full = _run(tmp_path / "a", [None], **extra)
+    resumed, h_res = _run(tmp_path / "b", [2, None], **extra)
     assert len(h_full) == len(h_res) == 3
     for a, b in zip(h_full, h_res):
         assert a == b
@@ -72,3 +89,28 @@ def test_cli_rejects_bad_arguments(tmp_path, capsys):
     assert "--epochs" in capsys.readouterr().err
     assert main(["train", "avit", "--vit", str(tmp_path / "nope.pt")]) == 2
     assert "--vit" in capsys.readouterr().err
+
+
+def test_extra_losses_change_training_and_distillation_needs_a_teacher(tmp_path):
+    _, h_paper = _run(tmp_path / "a", [None])
+    _, h_extra = _run(tmp_path / "b", [None], **EXTRA["class-token ponder, distillation"])
+    assert h_paper[-1]["loss"] != h_extra[-1]["loss"]
+    cfg = AViTTrainConfig(epochs=1, batch_size=8, distill_alpha=1.0)
+    x, y = _data()
+    with pytest.raises(ValueError, match="teacher"):
+        fit_avit(AViT(CFG), x, y, cfg, torch.zeros(3), torch.ones(3), log=lambda *_: None)
+
+
+def test_distill_loss_is_the_kl_to_the_teacher():
+    from mvk_tutorial.attention.train_avit import distill_loss
+
+    teacher = _teacher()
+    x = torch.randn(5, 3, 16, 16)
+    with torch.no_grad():
+        t = teacher(x)
+    s = torch.randn(5, 3)
+    T = 2.0
+    p, q = torch.softmax(t / T, -1), torch.softmax(s / T, -1)
+    expected = T**2 * (p * (p.log() - q.log())).sum(-1).mean()  # KL(p || q) per sample
+    assert abs(distill_loss(s, teacher, x, T).item() - expected.item()) < 1e-5
+    assert distill_loss(t, teacher, x, T).abs().item() < 1e-6  # the teacher itself: 0
