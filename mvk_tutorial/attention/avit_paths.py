@@ -18,7 +18,10 @@ from mvk_tutorial.attention.avit_halting import halting_score, halting_step
 
 def early_exit_active(model) -> bool:
     """Whether this forward may stop at the class token: ``model.early_exit`` in eval
-    mode (training needs every token's ponder cost, so it always runs them all)."""
+    mode (training needs every token's ponder cost, so it always runs them all).
+
+    Book: ch05, section "Stopping at the class token".
+    """
     return bool(getattr(model, "early_exit", False)) and not model.training
 
 
@@ -82,10 +85,12 @@ def run_mask(model, x: Tensor):
 
 
 def _packed_block(blk, xl: Tensor, b: Tensor, B: int, N: int) -> Tensor:
-    """A block on packed live tokens xl (T, C), sample ids b (T,), sorted by sample.
+    """A block on packed live tokens xl (T, C) of B samples, sample ids b (T,) in
+    0..B-1, sorted by sample.
 
     The linears run on the T live tokens only; attention pads each sample's live
-    tokens to (B, L) with a key mask (L = most live tokens in one sample)."""
+    tokens to (B, L) with a key mask (L = most live tokens in one sample), unless
+    every sample still has all its N tokens (then a plain view)."""
     attn, (T, C) = blk.attn, xl.shape
     nh, d = attn.num_heads, attn.head_dim
     qkv = attn.qkv(blk.norm1(xl))  # (T, 3C)
@@ -124,8 +129,9 @@ def run_gather(model, x: Tensor):
     out, rem = x.new_zeros(B * N, C), x.new_zeros(B * N)
     depth = torch.full((B * N,), len(model.blocks), dtype=torch.long, device=x.device)
     layer_means, grad = [], torch.is_grad_enabled()
+    bl, n_img = idx // N, B  # image of each live token among the n_img unfinished ones
     for i, blk in enumerate(model.blocks):
-        xl = _packed_block(blk, xl, idx // N if B > 1 else idx, B, N)  # (T, C)
+        xl = _packed_block(blk, xl, bl, n_img, N)  # (T, C)
         if i == last:
             h = xl.new_ones(len(idx))
         elif cfg.halting:
@@ -147,21 +153,36 @@ def run_gather(model, x: Tensor):
             break  # still live stop here too (their depth: this block)
         if early and B > 1:  # drop every token of an image whose class token halted
             cls_done = reached & (idx % N == 0)  # (T,)
-            if bool(cls_done.any()):
-                exited = torch.zeros(B, dtype=torch.bool, device=x.device)
-                exited[idx[cls_done] // N] = True
-                gone = exited[idx // N] & ~reached  # live tokens of finished images
+            n_done = int(cls_done.sum())
+            if n_done:
+                exited = torch.zeros(n_img, dtype=torch.bool, device=x.device)
+                exited[bl[cls_done]] = True
+                gone = exited[bl] & ~reached  # live tokens of finished images
                 depth[idx[gone]] = i + 1
                 reached = reached | gone
+                bl = torch.cumsum(~exited, 0)[bl] - 1  # renumber the unfinished images
+                n_img -= n_done
         done = reached.nonzero().squeeze(1)  # positions in the packed batch
         keep = (~reached).nonzero().squeeze(1)
         depth[idx[done]], rem[idx[done]] = i + 1, R[done]
-        idx, xl, c, R = idx[keep], xl[keep], c[keep], R_new[keep]
+        idx, xl, c, R, bl = idx[keep], xl[keep], c[keep], R_new[keep], bl[keep]
         if len(idx) == 0:
             layer_means += [x.new_zeros(())] * (last - i) if layer_means else []
             break
     rho = depth.to(x.dtype) + rem  # rho = halting depth + remainder
     return out.view(B, N, C), depth.view(B, N), rho.view(B, N), layer_means
+
+
+def _single_block(blk, xl: Tensor) -> Tensor:
+    """A block on one image's live tokens xl (T, C), eval mode: the same modules and
+    arithmetic as the plain block minus its dropout calls (identities in eval)."""
+    attn, (T, C) = blk.attn, xl.shape
+    qkv = attn.qkv(blk.norm1(xl)).view(1, T, 3, attn.num_heads, attn.head_dim)
+    q, k, v = qkv.permute(2, 0, 3, 1, 4).unbind(0)  # 3 x (1, heads, T, d)
+    o = F.scaled_dot_product_attention(q, k, v, scale=attn.scale)  # (1, heads, T, d)
+    x = xl + attn.proj(o.transpose(1, 2).reshape(T, C))  # (T, C)
+    mlp = blk.mlp
+    return x + mlp.fc2(mlp.act(mlp.fc1(blk.norm2(x))))
 
 
 def run_gather_single(model, x: Tensor, need_depth: bool = True):
@@ -173,6 +194,8 @@ def run_gather_single(model, x: Tensor, need_depth: bool = True):
     live). The loop ends at the block where the class token halts. Depths are
     rebuilt at the end from the ids that entered each block (``need_depth``);
     ``rho`` and the per-block means are not computed (None, []).
+
+    Book: ch05, section "Stopping at the class token".
     """
     _, N, C = x.shape
     cfg, last = model.halting, len(model.blocks) - 1
@@ -181,7 +204,7 @@ def run_gather_single(model, x: Tensor, need_depth: bool = True):
     R, out_cls = x.new_ones(()), x.new_zeros(C)  # the class token's remainder, output
     entered, idx = [], None  # ids of the tokens entering each block (None: all N)
     for i, blk in enumerate(model.blocks):
-        xl = _packed_block(blk, xl, None, 1, N)  # (T, C)
+        xl = _single_block(blk, xl)  # (T, C)
         entered.append(idx)
         if i == last:
             out_cls = torch.addcmul(out_cls, R, xl[0])  # the remainder, as in run_gather
@@ -191,13 +214,13 @@ def run_gather_single(model, x: Tensor, need_depth: bool = True):
         h = halting_score(xl, cfg.gate_scale, cfg.gate_center)  # (T,)
         c = c + h
         reached = c > thr  # (T,)
-        if bool(reached.any()):
-            if bool(reached[0]):  # the class token halts: its output is final
+        done = reached.nonzero()  # (n, 1), sorted: the class token first if it halts
+        keep = None
+        if len(done):
+            if int(done[0, 0]) == 0:  # the class token halts: its output is final
                 out_cls = torch.addcmul(out_cls, R, xl[0])
                 break
             keep = (~reached).nonzero().squeeze(1)  # the class token stays at 0
-        else:
-            keep = None
         h0 = h[0]
         out_cls, R = torch.addcmul(out_cls, h0, xl[0]), R - h0
         if keep is not None:  # drop the patch tokens that halted

@@ -326,17 +326,21 @@ Produced by the package's own command (no notebook trains it):
   videos ({m["heldout_frames"]} frames, never seen in training).
 - Training: seed {c["seed"]}, {c["epochs"]} epochs, AdamW lr {c["lr"]}, weight decay
   {c["weight_decay"]}, batch {c["batch_size"]}, label smoothing {c["label_smoothing"]}, ponder
-  scale {c["ponder_scale"]}, distributional prior alpha {c["distr_prior_alpha"]} (Gaussian around
-  block {c["target_depth"]}); {c["threads"]} CPU thread(s), torch {info["torch"]},
-  {m["minutes"]} min wall time; file {info["file_mb"]} MB.
+  scale {c["ponder_scale"]}{" (patch tokens only)" if c.get("patch_ponder_only") else ""},
+  class-token ponder scale {c.get("cls_ponder_scale", 0.0)}, distributional prior alpha
+  {c["distr_prior_alpha"]} (Gaussian around block {c["target_depth"]}), distillation from the
+  plain ViT alpha {c.get("distill_alpha", 0.0)} at temperature {c.get("distill_temperature", 1.0)};
+  {c["threads"]} CPU thread(s), torch {info["torch"]}, {m["minutes"]} min wall time;
+  file {info["file_mb"]} MB.
 
 ## Metrics on held-out videos
 
-| model | held-out accuracy | mean halting depth (blocks, all tokens) |
-|---|---|---|
-| plain ViT (`{init["weights"]}`) | {m["vit_heldout_accuracy_same_data"]:.3f} | {info["depth"]} |
-| A-ViT (this file) | {m["heldout_accuracy"]:.3f} | {m["heldout_mean_depth"]:.2f} |
+| model | held-out accuracy | mean halting depth (blocks, all tokens) | class token |
+|---|---|---|---|
+| plain ViT (`{init["weights"]}`) | {m["vit_heldout_accuracy_same_data"]:.3f} | {info["depth"]} | {info["depth"]} |
+| A-ViT (this file) | {m["heldout_accuracy"]:.3f} | {m["heldout_mean_depth"]:.2f} | {m.get("heldout_mean_depth_cls", float("nan")):.2f} |
 
-Speed (images/s, gather path vs plain ViT): see `benchmarks/avit.py` and chapter 5.
+Depths from the full forward (``early_exit=False``). Speed (images/s of the gather path
+with ``early_exit=True`` vs the plain ViT): see `benchmarks/avit.py` and chapter 5.
 """
     atomic_write(out.with_suffix(".md"), text)
