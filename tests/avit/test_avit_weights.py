@@ -82,3 +82,21 @@ def test_shipped_avit_reproduces_its_heldout_accuracy():
     m = evaluate_avit(model, x, data["labels"][data["held_idx"]])
     assert m["accuracy"] == pytest.approx(meta["metrics"]["heldout_accuracy"], abs=1e-3)
     assert m["mean_depth"] == pytest.approx(meta["metrics"]["heldout_mean_depth"], abs=1e-2)
+
+
+def test_early_exit_on_trained_weights(frames):
+    """The shipped inference mode: same logits as the full forward, batched and one image
+    at a time; tokens stop at min(own depth, class token depth)."""
+    model, meta = load_avit(AVIT)
+    x = normalize(load_images(frames, model.cfg.img_size), meta["mean"], meta["std"])
+    with torch.no_grad():
+        lf, df = model(x, return_depth=True)
+        model.early_exit = True
+        le, de = model(x, return_depth=True)
+        singles = [model(x[i : i + 1], return_depth=True) for i in range(len(x))]
+    assert (le - lf).abs().max() < 1e-4
+    assert torch.equal(de, torch.minimum(df, df[:, :1]))
+    for i, (l1, d1) in enumerate(singles):
+        assert (l1 - lf[i : i + 1]).abs().max() < 1e-4
+        assert torch.equal(d1, de[i : i + 1])
+    assert (df[:, 0] < model.cfg.depth).any(), "the class token should halt before the last block"
