@@ -85,7 +85,8 @@ unit: $(VENV)/.stamp-book
 
 browser: $(VENV)/.stamp-book browser-deps
 	$(MAKE) book EXECUTE=off
-	MVK_SITE_DIR=_build/html $(PY) -m pytest tests/browser $(PYTEST_ARGS)
+	MVK_SITE_DIR=_build/html MVK_REPO_URL=$(MVK_REPO_URL) MVK_REPO_BRANCH=$(MVK_REPO_BRANCH) \
+	    $(PY) -m pytest tests/browser $(PYTEST_ARGS)
 
 nbval: $(VENV)/.stamp-book
 	$(PY) -m pytest --nbval-lax --nbval-current-env --nbval-cell-timeout=600 \
