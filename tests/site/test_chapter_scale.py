@@ -17,8 +17,6 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 CHAPTERS = sorted((ROOT / "book").glob("ch[0-9][0-9]_*.ipynb"))
-# ch00 explains the switch with its own `settings = scaled(...)` example, not a `cfg`.
-EXPLAINS_THE_SWITCH = {"ch00_how_to_use.ipynb"}
 
 
 def _code(cell) -> str:
@@ -70,8 +68,6 @@ def test_chapter_reads_the_scale_switch(path):
     trees = list(_trees(nb))
     assert any(_imports_scaled(t) for _, t in trees), (
         f"{path.name}: no code cell imports `scaled` from mvk_tutorial.utils (MVK_SCALE switch)")
-    if path.name in EXPLAINS_THE_SWITCH:
-        return
     found = [(i, _cfg_assignment(t)) for i, t in trees if _cfg_assignment(t) is not None]
     assert found, f"{path.name}: no settings cell `cfg = scaled(cpu=dict(...), full=dict(...))`"
     i, call = found[0]
