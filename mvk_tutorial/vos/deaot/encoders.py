@@ -11,12 +11,12 @@ Book: ch08, section "Shapes through the network".
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 from torchvision.models.resnet import Bottleneck
 from torchvision.ops import FrozenBatchNorm2d
 
 from mvk_tutorial.attention.swin import swin_base
+from mvk_tutorial.vos.deaot.fused import conv2d as fused_conv2d
 from mvk_tutorial.vos.deaot.mini_encoder import MobileNetV2Mini
 
 
@@ -33,11 +33,20 @@ def fold_frozen_bn(
     return conv.weight * scale.view(-1, 1, 1, 1), bn.bias - bn.running_mean * scale
 
 
-def conv_bn(x: torch.Tensor, conv: nn.Conv2d, bn: FrozenBatchNorm2d) -> torch.Tensor:
-    """conv -> frozen BN computed as a single conv with folded weights."""
+def conv_bn(
+    x: torch.Tensor,
+    conv: nn.Conv2d,
+    bn: FrozenBatchNorm2d,
+    act: str | None = None,
+    residual: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """conv -> frozen BN [-> + residual] [-> act] computed as a single conv with folded
+    weights (``fused.conv2d``: one pass over the output at inference on a CPU)."""
     w, b = fold_frozen_bn(conv, bn)
     w = w.to(memory_format=torch.channels_last)  # keeps channels-last activations
-    return F.conv2d(x, w, b, conv.stride, conv.padding, conv.dilation, conv.groups)
+    return fused_conv2d(
+        x, w, b, conv.stride, conv.padding, conv.dilation, conv.groups, act, residual
+    )
 
 
 class ConvBNReLU(nn.Sequential):
@@ -75,7 +84,7 @@ class ConvBNReLU(nn.Sequential):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not self.fold_bn:
             return super().forward(x)
-        return F.relu6(conv_bn(x, self[0], self[1]), inplace=True)
+        return conv_bn(x, self[0], self[1], "relu6")
 
 
 class InvertedResidual(nn.Module):
@@ -103,9 +112,10 @@ class InvertedResidual(nn.Module):
             y = x
             for layer in self.conv[:-2]:
                 y = layer(y)
-            y = conv_bn(y, self.conv[-2], self.conv[-1])  # linear bottleneck, BN folded
-        else:
-            y = self.conv(x)
+            # linear bottleneck, BN folded, residual summed in the same pass
+            res = x if self.use_res_connect else None
+            return conv_bn(y, self.conv[-2], self.conv[-1], residual=res)
+        y = self.conv(x)
         return x + y if self.use_res_connect else y
 
 
