@@ -33,6 +33,24 @@ def fold_frozen_bn(
     return conv.weight * scale.view(-1, 1, 1, 1), bn.bias - bn.running_mean * scale
 
 
+def _folded(conv: nn.Conv2d, bn: FrozenBatchNorm2d) -> tuple[torch.Tensor, torch.Tensor]:
+    """``fold_frozen_bn`` as channels-last weights, cached on the conv while no tensor
+    involved changed (same storage, same version counter) and no gradient is needed."""
+    tensors = (conv.weight, bn.weight, bn.bias, bn.running_mean, bn.running_var)
+    if torch.is_grad_enabled() and conv.weight.requires_grad:
+        w, b = fold_frozen_bn(conv, bn)
+        return w.to(memory_format=torch.channels_last), b
+    key = tuple((t.data_ptr(), t._version, t.dtype, t.device) for t in tensors)
+    cached = getattr(conv, "_mvk_folded", None)
+    if cached is None or cached[0] != key:
+        with torch.no_grad():
+            w, b = fold_frozen_bn(conv, bn)
+            w = w.to(memory_format=torch.channels_last)  # keeps activations channels-last
+        cached = (key, w, b)
+        object.__setattr__(conv, "_mvk_folded", cached)  # not a parameter or buffer
+    return cached[1], cached[2]
+
+
 def conv_bn(
     x: torch.Tensor,
     conv: nn.Conv2d,
@@ -42,8 +60,7 @@ def conv_bn(
 ) -> torch.Tensor:
     """conv -> frozen BN [-> + residual] [-> act] computed as a single conv with folded
     weights (``fused.conv2d``: one pass over the output at inference on a CPU)."""
-    w, b = fold_frozen_bn(conv, bn)
-    w = w.to(memory_format=torch.channels_last)  # keeps channels-last activations
+    w, b = _folded(conv, bn)
     return fused_conv2d(
         x, w, b, conv.stride, conv.padding, conv.dilation, conv.groups, act, residual
     )
