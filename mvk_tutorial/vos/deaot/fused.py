@@ -78,10 +78,12 @@ def conv2d(
                 x, weight, bias, *args, unary, scalars, ""
             )
         other = residual.contiguous(memory_format=_format(x))
-        return torch.ops.mkldnn._convolution_pointwise.binary(
-            x, other, weight, bias, *args, "add", 1.0, None if act is None else unary,
-            scalars, None if act is None else "",
+        # oneDNN fuses a ReLU after the sum but not a ReLU6: that one runs in place
+        post = "relu" if act == "relu" else None
+        y = torch.ops.mkldnn._convolution_pointwise.binary(
+            x, other, weight, bias, *args, "add", 1.0, post, [], None if post is None else ""
         )
+        return y.clamp_(0.0, 6.0) if act == "relu6" else y
     y = F.conv2d(x, weight, bias, stride, padding, dilation, groups)
     if residual is not None:
         y = y + residual
