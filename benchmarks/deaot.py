@@ -194,7 +194,8 @@ def op_table(engine, x, rows: int = 15) -> tuple[list[dict], float]:
 
 
 def cpu_rows(name: str, frames: int, official_root: Path | None, limits) -> list[dict]:
-    model = build_deaot(name)
+    with torch.inference_mode(False):  # ordinary parameters, as a loaded model has
+        model = build_deaot(name)
     xs, mask = make_inputs(frames, torch.device("cpu"))
     impls = {}  # the first one is the reference of the differences
     if official_root is not None:
@@ -280,7 +281,8 @@ def cpu_rows(name: str, frames: int, official_root: Path | None, limits) -> list
 
 def cuda_rows(name: str, frames: int) -> list[dict]:
     device = torch.device("cuda")
-    model = build_deaot(name).to(device)
+    with torch.inference_mode(False):
+        model = build_deaot(name).to(device)
     xs, mask = make_inputs(frames, device)
     rows = []
     limits = measure_limits(device)

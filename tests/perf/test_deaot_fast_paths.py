@@ -148,3 +148,14 @@ def test_traffic_counter_counts_inputs_and_outputs_and_skips_views():
         nn.functional.relu(c)  # 2 x 4000
     assert tc.bytes == 5 * 4000
     assert tc.by_op["add"] == 12000
+
+
+def test_model_built_under_inference_mode_still_encodes():
+    # inference tensors have no version counter: the folded weights are then not cached
+    x = torch.randn(1, 3, 33, 49)
+    with torch.inference_mode():
+        model = build_deaot("deaot-t")
+        fast = model.encode_image(x)[-1]
+        with official_paths(model):
+            slow = model.encode_image(x)[-1]
+    torch.testing.assert_close(fast, slow, atol=1e-4, rtol=1e-4)

@@ -37,7 +37,8 @@ def _folded(conv: nn.Conv2d, bn: FrozenBatchNorm2d) -> tuple[torch.Tensor, torch
     """``fold_frozen_bn`` as channels-last weights, cached on the conv while no tensor
     involved changed (same storage, same version counter) and no gradient is needed."""
     tensors = (conv.weight, bn.weight, bn.bias, bn.running_mean, bn.running_var)
-    if torch.is_grad_enabled() and conv.weight.requires_grad:
+    no_cache = any(t.is_inference() for t in tensors)  # no version counter to check
+    if no_cache or (torch.is_grad_enabled() and conv.weight.requires_grad):
         w, b = fold_frozen_bn(conv, bn)
         return w.to(memory_format=torch.channels_last), b
     key = tuple((t.data_ptr(), t._version, t.dtype, t.device) for t in tensors)
