@@ -198,6 +198,13 @@ def main(argv=None) -> int:
         + ", ".join(f"batch {b}: {v:.2f}x" for b, v in ex.items())
         + "; target >= 1.4x at <= 1 point lower accuracy"
     )
+    limits = measure_limits(device)
+    print("\nroofline (bytes: weights once per batch + block activations; peak and "
+          "bandwidth measured in this run)")
+    for r in rows:
+        print(roofline(f"batch {r['batch']} {r['model']}, per image",
+                       1e9 * r["GFLOP/image"], r["MB/image"] * 2**20,
+                       1 / r["images/s"], limits))
     return 0
 
 
