@@ -28,8 +28,8 @@ FLOPs (multiply-add = 2) count the blocks' linears (2 n (4 C^2 + 2 r C^2)) and
 attention (4 n^2 C) with n the tokens entering each block, averaged over the
 held-out frames, plus the patch embedding and head. Bytes: fp32 weights read once per
 batch plus the block input/outputs of live tokens (a lower bound on traffic). The
-roofline lines put the batch-64 runs against the matmul peak and copy bandwidth
-measured in the same run (``mvk_tutorial.utils.roofline``).
+roofline lines put every row against the matmul peak and copy bandwidth measured in
+the same run (``mvk_tutorial.utils.roofline``; ``--no-roofline`` skips them).
 
 Book: ch05, section "Measured speed and accuracy".
 """
@@ -183,13 +183,6 @@ def main(argv=None) -> int:
             })  # fmt: skip
     avit.token_path, avit.early_exit = "gather", True
     print(format_table(rows))
-    if not args.no_roofline:
-        limits = measure_limits(device, size=1024 if device.type == "cpu" else None, copy_mib=64)
-        for r in rows:
-            if r["batch"] == max(args.batch_sizes) and r["model"] in ("plain ViT", "A-ViT exit"):
-                B = r["batch"]
-                print(roofline(f"{r['model']}, batch {B}", r["GFLOP/image"] * 1e9 * B,
-                               r["MB/image"] * 2**20 * B, B / r["images/s"], limits))  # fmt: skip
     ex = {r["batch"]: r["ratio vs plain"] for r in rows if r["model"] == "A-ViT exit"}
     acc = stats["A-ViT exit"]["accuracy"]
     print(
@@ -198,13 +191,14 @@ def main(argv=None) -> int:
         + ", ".join(f"batch {b}: {v:.2f}x" for b, v in ex.items())
         + "; target >= 1.4x at <= 1 point lower accuracy"
     )
-    limits = measure_limits(device)
-    print("\nroofline (bytes: weights once per batch + block activations; peak and "
-          "bandwidth measured in this run)")
-    for r in rows:
-        print(roofline(f"batch {r['batch']} {r['model']}, per image",
-                       1e9 * r["GFLOP/image"], r["MB/image"] * 2**20,
-                       1 / r["images/s"], limits))
+    if not args.no_roofline:
+        limits = measure_limits(device)
+        print("\nroofline (bytes: weights once per batch + block activations; peak and "
+              "bandwidth measured in this run)")
+        for r in rows:
+            print(roofline(f"batch {r['batch']} {r['model']}, per image",
+                           1e9 * r["GFLOP/image"], r["MB/image"] * 2**20,
+                           1 / r["images/s"], limits))
     return 0
 
 
