@@ -98,12 +98,14 @@ def write_object_count_set(
     return root
 
 
-def object_count_study(model, davis_root: str | Path) -> dict:
+def object_count_study(model, davis_root: str | Path, sequences=None) -> dict:
     """J&F per object count: ``{"per_count": {N: J&F mean over its videos' objects},
-    "per_sequence": {...}, "fps": f}``. Book: ch08, section "How many objects?"."""
+    "per_sequence": {...}, "fps": f}`` (``sequences``: a subset of the set's videos).
+
+    Book: ch08, section "How many objects?"."""
     from mvk_tutorial.vos.train_eval import evaluate_model
 
-    scores = evaluate_model(model, davis_root, "val")
+    scores = evaluate_model(model, davis_root, "val", sequences=sequences)
     per_count: dict[int, list[float]] = {}
     for key, (j, f) in scores["per_object"].items():
         n = int(key.split("_")[0][3:])  # "obj06_1_3" -> 6
