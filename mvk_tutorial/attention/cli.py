@@ -28,6 +28,8 @@ def _cmd_train_vit(args) -> int:
         raise ValueError(f"--zoom {args.zoom}: expected a factor between 0 and 2")
     if not 0 <= args.paste <= 1:
         raise ValueError(f"--paste {args.paste}: expected a probability in [0, 1]")
+    if not 0 <= args.paste_shift <= 0.5:
+        raise ValueError(f"--paste-shift {args.paste_shift}: expected a fraction in [0, 0.5]")
     if not 0 <= args.gain < 1:
         raise ValueError(f"--gain {args.gain}: expected an amplitude in [0, 1)")
     kind = args.kind
@@ -46,6 +48,7 @@ def _cmd_train_vit(args) -> int:
         gain_mode=args.gain_mode,
         balance=args.balance,
         paste=args.paste,
+        paste_shift=args.paste_shift,
     )
     command = (
         f"mvk train {kind} --preset {args.preset} --epochs {args.epochs} "
@@ -62,6 +65,8 @@ def _cmd_train_vit(args) -> int:
         command += " --balance"
     if args.paste:
         command += f" --paste {args.paste}"
+    if args.paste_shift:
+        command += f" --paste-shift {args.paste_shift}"
     default_out = WEIGHTS_DIR / f"{DEFAULT_MODEL[kind]}.pt"
     if Path(args.out).resolve() != default_out:  # the default needs no --out
         command += f" --out {shlex.quote(str(args.out))}"
@@ -134,6 +139,13 @@ def _add_train_parser(groups, kind: str, what: str) -> None:
         default=0.0,
         help="copy-paste augmentation: with this probability paste a frame's animals "
         "(exact masks) onto another training frame, label recounted (0: off)",
+    )
+    p.add_argument(
+        "--paste-shift",
+        type=float,
+        default=0.0,
+        help="with --paste: move the pasted animals by up to this fraction of the "
+        "frame's height and width (0: keep their place)",
     )
     p.add_argument(
         "--out",

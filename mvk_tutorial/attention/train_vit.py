@@ -52,6 +52,7 @@ class TrainConfig:
     gain_mode: str = "channel"  # "channel": one factor per channel; "brightness": one per image
     balance: bool = False  # class-balanced loss weights (inverse class frequency)
     paste: float = 0.0  # probability of pasting a frame's animals onto another frame
+    paste_shift: float = 0.0  # pasted animals move by up to this fraction of H and W
     seed: int = 0
     threads: int = 2
 
@@ -122,6 +123,7 @@ def paste_animals(
     background: Tensor,
     g: torch.Generator,
     p: float,
+    shift: float = 0.0,
 ) -> tuple[Tensor, Tensor]:
     """Copy-paste augmentation: put the animals of a frame into another video's scene.
 
@@ -133,15 +135,29 @@ def paste_animals(
     predicting the class (the idea of Dwibedi et al. 2017, "Cut, Paste and Learn", and
     Ghiasi et al. 2021, "Simple Copy-Paste").
 
+    With ``shift > 0`` the animal layer (pixels and coverage together) also moves by a
+    random offset of up to ``shift`` times the frame's height and width (wrapping
+    around), so animals are seen in front of every part of a scene, the seabed too.
+
     ``x`` (B, 3, H, W) and ``background`` (B, 3, H, W) in [0, 1]; ``alpha``
     (B, 1, H, W) in [0, 1]. Returns the new batch and the unchanged labels.
     Book: ch02, section "What the confusion matrix says".
     """
     B = len(x)
+    x_orig = x
     do = torch.rand(B, generator=g) < p  # (B,)
     partner = torch.randperm(B, generator=g)  # frame i's animals go onto j's background
+    if shift > 0:
+        H, W = x.shape[-2:]
+        dy = torch.randint(-int(shift * H), int(shift * H) + 1, (B,), generator=g).tolist()
+        dx = torch.randint(-int(shift * W), int(shift * W) + 1, (B,), generator=g).tolist()
+        x = x.clone()
+        alpha = alpha.clone()
+        for i in range(B):  # move frame i's animals (and, unused, its scene) together
+            x[i] = torch.roll(x[i], (dy[i], dx[i]), dims=(-2, -1))
+            alpha[i] = torch.roll(alpha[i], (dy[i], dx[i]), dims=(-2, -1))
     out = alpha * x + (1 - alpha) * background[partner]  # (B, 3, H, W)
-    return torch.where(do.view(B, 1, 1, 1), out, x), y
+    return torch.where(do.view(B, 1, 1, 1), out, x_orig), y
 
 
 def load_masks(
@@ -335,7 +351,8 @@ def fit(
             xb, yb = x[idx], y[idx]
             if cfg.paste > 0:
                 xb, yb = paste_animals(
-                    xb, yb, masks[0][idx], masks[1][idx], g, cfg.paste
+                    xb, yb, masks[0][idx], masks[1][idx], g, cfg.paste,
+                    **({"shift": cfg.paste_shift} if cfg.paste_shift else {}),
                 )  # masks = (coverage, animal-free backgrounds)
             if cfg.gain_mode == "channel" and cfg.gain == 0.25:
                 xb = augment(xb, g, zoom=cfg.zoom)  # the original call
