@@ -147,3 +147,27 @@ def test_cli_rejects_bad_class_fix_values(tmp_path, capsys, flag, value, what):
     assert code == 2 and not (tmp_path / "v.pt").exists()
     err = capsys.readouterr().err
     assert flag in err and what in err
+
+
+def test_paste_shift_moves_the_animal_with_its_coverage_and_is_a_no_op_at_zero():
+    g = torch.Generator().manual_seed(1)
+    B, H, W = 4, 10, 20
+    x = torch.rand(B, 3, H, W, generator=g)
+    bg = torch.zeros(B, 3, H, W)
+    alpha = torch.zeros(B, 1, H, W)
+    alpha[:, :, 4:6, 8:12] = 1.0
+    out, _ = paste_animals(x, torch.arange(B), alpha, bg, torch.Generator().manual_seed(5), 1.0,
+                           shift=0.3)
+    g2 = torch.Generator().manual_seed(5)  # replay the draws: do, partner, dy, dx
+    torch.rand(B, generator=g2)
+    torch.randperm(B, generator=g2)
+    dy = torch.randint(-3, 4, (B,), generator=g2)
+    dx = torch.randint(-6, 7, (B,), generator=g2)
+    for i in range(B):
+        moved = torch.roll(alpha[i] * x[i], (int(dy[i]), int(dx[i])), dims=(-2, -1))
+        torch.testing.assert_close(out[i], moved)  # the background is black here
+    assert (dy != 0).any() or (dx != 0).any()
+    a, _ = paste_animals(x, torch.arange(B), alpha, bg, torch.Generator().manual_seed(5), 1.0)
+    b, _ = paste_animals(x, torch.arange(B), alpha, bg, torch.Generator().manual_seed(5), 1.0,
+                         shift=0.0)
+    assert torch.equal(a, b)
