@@ -592,6 +592,21 @@ def _write_sidecar(
     arch = build_model(cfg.model)[1]
     kind = "small CNN" if "cnn" in cfg.model else "tiny ViT"
     zoom_text = f", random zoom-in up to {1 + cfg.zoom:g}x" if cfg.zoom else ""
+    gain_text = (
+        f"colour gain \u00b1{cfg.gain:g} "
+        + ("per channel" if cfg.gain_mode == "channel" else "per image (hue kept)")
+    )
+    fix = []
+    if cfg.paste:
+        fix.append(
+            f"copy-paste (probability {cfg.paste:g}): each frame's animals, cut out with "
+            "their exact masks, are pasted onto another training frame whose animals were "
+            "inpainted away"
+            + (f", moved by up to {cfg.paste_shift:g} of the frame size" if cfg.paste_shift else "")
+        )
+    if cfg.balance:
+        fix.append("class-balanced loss (each class weighted by its inverse frequency)")
+    fix_text = ("\n- Class fix: " + "; ".join(fix) + ".") if fix else ""
     text = (
         f"""# {out.stem}: {kind} trained on MVK-mini
 
@@ -612,10 +627,10 @@ Produced by the package's own training command (no notebook trains it):
   {metrics["heldout_videos"]} held-out `val` videos ({metrics["heldout_frames"]} frames: all).
 - Training: seed {cfg.seed}, {cfg.epochs} epochs, AdamW lr {cfg.lr}, weight decay
   {cfg.weight_decay}, batch {cfg.batch_size}, {cfg.warmup_epochs} warm-up epochs then
-  cosine, label smoothing {cfg.label_smoothing}, random flip, colour gain and 4 px shifts{zoom_text},
-  dropout {arch.drop_rate};
+  cosine, label smoothing {cfg.label_smoothing}, random flip, {gain_text} and 4 px
+  shifts{zoom_text}, dropout {arch.drop_rate};
   {cfg.threads} CPU threads, torch {torch.__version__}, {metrics["minutes"]} min wall time
-  (on a 2-core CPU, possibly shared with other jobs).
+  (on a 2-core CPU, possibly shared with other jobs).{fix_text}
 
 ## Final metrics
 
