@@ -19,6 +19,11 @@ TORCH_PACKAGES ?= torch==2.14.1 torchvision==0.29.1
 EXECUTE ?= force
 PYTEST_ARGS ?=
 NBVAL_ARGS ?=
+# The repository the published site's launch buttons (Binder, Colab) open the chapters
+# from: `make book MVK_REPO_URL=https://github.com/<you>/mvk-tutorial MVK_REPO_BRANCH=main`
+# (or the same variables in the environment). Written into the build's copy of _config.yml.
+MVK_REPO_URL ?= https://github.com/mvk-tutorial/mvk-tutorial
+MVK_REPO_BRANCH ?= main
 
 # Kernels ("python3" runs `python` from PATH) must use the project environment.
 export PATH := $(abspath $(VENV))/bin:$(PATH)
@@ -64,7 +69,9 @@ browser-deps:
 
 book: $(VENV)/.stamp-book site-deps
 	@mkdir -p _build
-	sed 's/^\(  execute_notebooks:\).*/\1 $(EXECUTE)/' _config.yml > _build/_config.build.yml
+	sed -e 's/^\(  execute_notebooks:\).*/\1 $(EXECUTE)/' \
+	    -e 's|^\(  url:\).*|\1 $(MVK_REPO_URL)|' -e 's|^\(  branch:\).*|\1 $(MVK_REPO_BRANCH)|' \
+	    _config.yml > _build/_config.build.yml
 	@start=$$(date +%s); \
 	$(VENV)/bin/jupyter-book build . -W -n --keep-going --config _build/_config.build.yml; \
 	status=$$?; echo "book build (EXECUTE=$(EXECUTE)): $$(( $$(date +%s) - start )) s"; exit $$status
@@ -78,7 +85,8 @@ unit: $(VENV)/.stamp-book
 
 browser: $(VENV)/.stamp-book browser-deps
 	$(MAKE) book EXECUTE=off
-	MVK_SITE_DIR=_build/html $(PY) -m pytest tests/browser $(PYTEST_ARGS)
+	MVK_SITE_DIR=_build/html MVK_REPO_URL=$(MVK_REPO_URL) MVK_REPO_BRANCH=$(MVK_REPO_BRANCH) \
+	    $(PY) -m pytest tests/browser $(PYTEST_ARGS)
 
 nbval: $(VENV)/.stamp-book
 	$(PY) -m pytest --nbval-lax --nbval-current-env --nbval-cell-timeout=600 \

@@ -34,7 +34,7 @@ import torch
 from mvk_tutorial.attention.avit import avit_flops
 from mvk_tutorial.attention.train_avit import evaluate_avit, load_avit
 from mvk_tutorial.attention.vit import load_vit
-from mvk_tutorial.utils import format_table, get_device
+from mvk_tutorial.utils import format_table, get_device, measure_limits, roofline
 
 WEIGHTS = Path(__file__).resolve().parents[1] / "mvk_tutorial" / "weights"
 
@@ -154,6 +154,13 @@ def main(argv=None) -> int:
         + ", ".join(f"batch {b}: {v:.2f}x" for b, v in gather.items())
         + "; target >= 1.4x at <= 1 point lower accuracy"
     )
+    limits = measure_limits(device)
+    print("\nroofline (bytes: weights once per batch + block activations; peak and "
+          "bandwidth measured in this run)")
+    for r in rows:
+        print(roofline(f"batch {r['batch']} {r['model']}, per image",
+                       1e9 * r["GFLOP/image"], r["MB/image"] * 2**20,
+                       1 / r["images/s"], limits))
     return 0
 
 

@@ -32,7 +32,7 @@ import torch
 import torch.nn.functional as F
 
 from mvk_tutorial.attention.slide import IMPLS, local_attention
-from mvk_tutorial.utils import format_table, get_device
+from mvk_tutorial.utils import format_table, get_device, measure_limits, roofline
 
 
 def device_label(device: torch.device) -> str:
@@ -122,6 +122,12 @@ def main(argv=None) -> int:
     print(f"device: {device_label(device)}; torch {torch.__version__}; batch {B}, "
           f"{h} heads x {d}, k = {ks}, fp32")
     print(format_table(rows))
+    limits = measure_limits(device)
+    print("\nroofline (bytes: the least a kernel must move; peak and bandwidth measured "
+          "in this run)")
+    for r in rows:
+        print(roofline(f"{r['size']} {r['pass']} {r['impl']}", 1e9 * r["GFLOP done"],
+                       r["MB moved (min)"] * 2**20, r["ms"] / 1e3, limits))
     return 0
 
 

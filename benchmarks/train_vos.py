@@ -21,7 +21,7 @@ import argparse
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from mvk_tutorial.utils import benchmark, format_table
+from mvk_tutorial.utils import benchmark, format_table, measure_limits, roofline
 from mvk_tutorial.vos.train import ClipTrainer, build_model
 
 
@@ -78,6 +78,12 @@ def main() -> None:
         })
     print(f"batch {args.batch}, clips of {args.clip_len} frames, crop {args.crop}")
     print(format_table(rows))
+    limits = measure_limits(device)
+    print("\nroofline (bytes: parameters + gradients + AdamW state, read and written once "
+          "per step, a lower bound; peak and bandwidth measured in this run)")
+    for r in rows:
+        print(roofline(f"{r['model']} training step", 1e9 * r["GFLOP/step"],
+                       2 * r["param+Adam MB"] * 1e6 * 4 / 3, r["s/step (min)"], limits))
 
 
 if __name__ == "__main__":

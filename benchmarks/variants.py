@@ -34,7 +34,8 @@ import torch
 import torchvision
 
 from mvk_tutorial.attention.mixers import DATMixer, DeformConvMixer, GlobalMixer, WindowMixer
-from mvk_tutorial.utils import benchmark, format_table, get_device
+from mvk_tutorial.utils import benchmark, format_table, get_device, measure_limits, roofline
+from mvk_tutorial.utils.traffic import TrafficCounter
 
 
 def device_label(device: torch.device) -> str:
@@ -58,7 +59,8 @@ def main(argv=None) -> None:
     device = get_device(args.device)
     torch.manual_seed(0)
     C, B = args.dim, args.batch
-    rows = []
+    rows, lines = [], []
+    limits = measure_limits(device)
     for S in args.sizes:
         H = W = S
         x = torch.randn(B, C, H, W, device=device)
@@ -83,6 +85,9 @@ def main(argv=None) -> None:
                 r = benchmark(lambda: fn(x), name=name, device=device, warmup=1,
                               repeat=args.repeat)
             fl = m.flops(H, W)
+            with torch.inference_mode(), TrafficCounter() as tc:
+                fn(x)
+            lines.append(roofline(f"{H}x{W} {name}", fl, tc.bytes, r.median_s, limits))
             params = sum(p.numel() for p in m.parameters())
             nbytes = 4 * (2 * x.numel() + params)
             base = base or r.median_s
@@ -106,6 +111,9 @@ def main(argv=None) -> None:
             })
     print(format_table(rows))
     print("FLOPs: multiply-add = 2 FLOPs; measured on", device_label(device))
+    print("\nroofline (bytes: what the operators read and write, an upper bound on memory "
+          "traffic; peak and bandwidth measured in this run)")
+    print("\n".join(lines))
     if args.csv:
         with open(args.csv, "w", newline="") as f:
             w = csv.DictWriter(f, fieldnames=list(rows[0]))

@@ -205,6 +205,15 @@ def main() -> int:
         })
     print("\nmeasured")
     print(format_table(rows))
+    from mvk_tutorial.utils import measure_limits, roofline
+
+    limits = measure_limits("cuda" if "cuda" in str(r0["device"]).lower() else "cpu")
+    print("\nroofline of the long-term attention of the last frames (FLOPs: q.k and "
+          "attn.v; bytes: the long-term keys and values read once; time: the whole frame, "
+          "so the percentages are lower bounds for the attention)")
+    for r, row in zip(results, rows):
+        print(roofline(f"{row['setting']}", 1e9 * row["LT attn GFLOP/frame"],
+                       row["LT frames"] * frame_bytes, row["s/frame last10"], limits))
 
     T = args.target_frames
     label = "measured" if args.frames >= T else f"EXTRAPOLATED from {args.frames} frames"

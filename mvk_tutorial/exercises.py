@@ -68,8 +68,29 @@ def has_solution(source: str) -> bool:
     return BEGIN in source or bool(_SOLUTION_FENCE.search(source))
 
 
-def make_student_notebook(nb: nbformat.NotebookNode, name: str = "notebook"):
-    """Return a student copy of ``nb``: answers stubbed, solutions dropped, no outputs."""
+def _hide_markers_in_prose(text: str) -> str:
+    """Prose that names the markers keeps them readable but no longer matchable.
+
+    nbgrader takes any line holding "BEGIN SOLUTION" for the start of a solution region,
+    in markdown cells too, and rejects the notebook when no END follows on a later line;
+    a no-break space between the two words renders the same and matches neither.
+    """
+    for marker in (BEGIN, END):
+        word = marker.split()[-2]  # BEGIN / END
+        text = text.replace(f"{word} SOLUTION", f"{word}\u00a0SOLUTION")
+    return text
+
+
+def make_student_notebook(nb: nbformat.NotebookNode, name: str = "notebook",
+                          keep_answers: bool = False):
+    """Return a student copy of ``nb``: answers stubbed, solutions dropped, no outputs.
+
+    With ``keep_answers=True`` the code answers stay between their markers instead: an
+    nbgrader *source* notebook, from which ``nbgrader generate_assignment`` writes the
+    same student copy (nbgrader's markers are ours, and it stubs them the same way).
+
+    Book: ch00, section "Grading a class".
+    """
     student = nbformat.from_dict(nb)  # a deep copy
     cells = []
     for index, cell in enumerate(student.cells):
@@ -77,11 +98,13 @@ def make_student_notebook(nb: nbformat.NotebookNode, name: str = "notebook"):
             continue
         where = f"{name}, cell {index}"
         if cell.cell_type == "code":
-            cell.source = strip_solution_regions(cell.source, where)
+            stubbed = strip_solution_regions(cell.source, where)  # also checks the markers
+            if not keep_answers:
+                cell.source = stubbed
             cell.outputs = []
             cell.execution_count = None
         elif cell.cell_type == "markdown":
-            cell.source = _SOLUTION_FENCE.sub("", cell.source)
+            cell.source = _hide_markers_in_prose(_SOLUTION_FENCE.sub("", cell.source))
         cells.append(cell)
     student.cells = cells
     from mvk_tutorial.grading import add_nbgrader_metadata
@@ -97,11 +120,17 @@ def notebook_has_exercises(nb: nbformat.NotebookNode) -> bool:
     )
 
 
-def build_student_copies(book_dir: str | Path, out_dir: str | Path) -> list[Path]:
+def build_student_copies(book_dir: str | Path, out_dir: str | Path,
+                         nbgrader_source: bool = False) -> list[Path]:
     """Write a student copy of every notebook under ``book_dir`` that has exercises.
 
     The folder structure below ``book_dir`` is kept. Each file is written atomically.
-    Returns the written paths.
+    With ``nbgrader_source=True`` each notebook is written instead as an nbgrader source
+    notebook (answers kept between the markers) into its own assignment folder,
+    ``out_dir/<notebook stem>/<notebook>``, so that ``out_dir`` can be a course's
+    ``source/`` folder. Returns the written paths.
+
+    Book: ch00, section "Grading a class".
     """
     from mvk_tutorial.utils import atomic_write
 
@@ -118,18 +147,21 @@ def build_student_copies(book_dir: str | Path, out_dir: str | Path) -> list[Path
             raise ValueError(f"{path}: not a readable notebook ({exc})") from exc
         if not notebook_has_exercises(nb):
             continue
-        student = make_student_notebook(nb, name=str(path))
+        student = make_student_notebook(nb, name=str(path), keep_answers=nbgrader_source)
         target = out_dir / path.relative_to(book_dir)
+        if nbgrader_source:
+            target = out_dir / path.stem / path.name
         atomic_write(target, nbformat.writes(student))
         written.append(target)
     return written
 
 
 def _cmd_build(args) -> int:
-    written = build_student_copies(args.book, args.out_dir)
+    written = build_student_copies(args.book, args.out_dir, nbgrader_source=args.nbgrader)
     for path in written:
         print(path)
-    print(f"{len(written)} student notebooks written to {args.out_dir}")
+    kind = "nbgrader source" if args.nbgrader else "student"
+    print(f"{len(written)} {kind} notebooks written to {args.out_dir}")
     return 0
 
 
@@ -140,6 +172,11 @@ def register(groups) -> None:
     )
     p.add_argument("out_dir", help="folder for the student notebooks")
     p.add_argument("--book", default="book", help="folder of the solution notebooks")
+    p.add_argument(
+        "--nbgrader", action="store_true",
+        help="write nbgrader source notebooks (answers kept between the markers), one "
+        "assignment folder per notebook: OUT_DIR can be a course's source/ folder",
+    )
     p.set_defaults(func=_cmd_build)
     from mvk_tutorial.grading import register as register_grading
 

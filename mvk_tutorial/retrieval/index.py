@@ -124,11 +124,13 @@ def build_index(
     nprobe: int = 16,
     seed: int = 0,
     source: str = "",
+    train_per_list: int = 256,
 ) -> FrameIndex:
     """Index the (N, D) frame embeddings (normalised here) for cosine top-k search.
 
     ``nlist`` defaults to about ``4 sqrt(N)`` lists; ``pq_m`` (bytes per vector for
-    ``"ivfpq"``) must divide D. Book: ch10, section "An interactive search box".
+    ``"ivfpq"``) must divide D; k-means trains on at most ``train_per_list * nlist``
+    frames (faiss wants at least 39 per list). Book: ch10, section "An interactive search box".
     """
     faiss = _faiss()
     x = _as_float32_normalised(frame_emb, "frame_emb")
@@ -151,9 +153,11 @@ def build_index(
             index = faiss.IndexIVFPQ(quantizer, d, nlist, pq_m, 8, faiss.METRIC_INNER_PRODUCT)
         index.cp.seed = seed
         train = x
-        if n > 256 * nlist:  # k-means needs ~40-256 points per list, not all of them
+        if train_per_list < 1:
+            raise ValueError(f"train_per_list: expected >= 1, got {train_per_list}")
+        if n > train_per_list * nlist:  # k-means needs ~40-256 points per list
             rng = np.random.default_rng(seed)
-            train = x[rng.choice(n, 256 * nlist, replace=False)]
+            train = x[rng.choice(n, train_per_list * nlist, replace=False)]
         index.train(train)
         index.nprobe = min(nprobe, nlist)
     else:

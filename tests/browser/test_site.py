@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import html
 import importlib.util
+import os
 import re
 from pathlib import Path
 from urllib.parse import unquote, urldefrag, urlparse
 
 import pytest
+import yaml
 
 _spec = importlib.util.spec_from_file_location(
     "browser_helpers", Path(__file__).with_name("helpers.py")
@@ -211,3 +213,72 @@ def test_chapter_links_the_package_api_it_imports(path):
     assert names and linked == names, f"{path}: unlinked API names {sorted(set(names) - set(linked))}"
     for href in links:
         assert (site.site_dir() / "book" / href).is_file(), f"{path}: {href} missing"
+
+
+# Names used in the code cells link to the API pages (sphinx-codeautolink): checked
+# statically on every chapter, and by following one link in the browser.
+_CODE_LINK = re.compile(r'<a class="sphinx-codeautolink-a" href="([^"]+)"')
+
+
+@pytest.mark.parametrize("path", CHAPTERS)
+def test_code_cells_link_package_names_to_their_api_entries(path):
+    page = site.site_dir() / path
+    html_text = page.read_text(errors="replace")
+    if not re.search(r"(?:from|import)(?:\s|<[^>]+>)+mvk_tutorial", html_text):
+        return
+    hrefs = _CODE_LINK.findall(html_text)
+    api = [h for h in hrefs if "api/mvk_tutorial" in h]
+    assert api, f"{path}: imports mvk_tutorial, but no name in its code cells links to the API pages"
+    cache: dict = {}
+    dead = []
+    for href in set(api):
+        url, fragment = urldefrag(html.unescape(href))
+        target = (page.parent / unquote(url)).resolve()
+        if not target.is_file() or (fragment and unquote(fragment) not in _ids(target, cache)):
+            dead.append(href)
+    assert not dead, f"{path}: code links to API entries that do not exist: {sorted(dead)}"
+
+
+def test_ch01_code_links_reach_the_functions_it_uses():
+    html_text = (site.site_dir() / "book/ch01_attention.html").read_text(errors="replace")
+    anchors = {urldefrag(h)[1] for h in _CODE_LINK.findall(html_text)}
+    for name in ("mvk_tutorial.attention.sdpa.scaled_dot_product_attention",
+                 "mvk_tutorial.attention.multihead.MultiHeadAttention",
+                 "mvk_tutorial.checks.attention.sdpa",
+                 "mvk_tutorial.utils.scale.scaled"):
+        assert name in anchors, f"ch01: no code-cell link to {name}"
+
+
+def test_following_a_code_link_opens_the_api_entry(site_page):
+    page = site_page.goto("book/ch01_attention.html")
+    link = page.locator(
+        'a.sphinx-codeautolink-a[href*="#mvk_tutorial.attention.sdpa.scaled_dot_product_attention"]'
+    ).first
+    link.scroll_into_view_if_needed()
+    link.click()
+    page.wait_for_load_state("load")
+    assert "api/mvk_tutorial.attention.sdpa.html" in page.url, page.url
+    entry = page.locator('[id="mvk_tutorial.attention.sdpa.scaled_dot_product_attention"]')
+    assert entry.count() == 1 and entry.is_visible()
+    assert not site_page.errors, f"console errors: {site_page.errors}"
+    assert not site_page.blocked, f"requests outside the site: {site_page.blocked}"
+
+
+def _repository() -> tuple[str, str]:
+    """The repository and branch the site was built for (MVK_REPO_URL, else _config.yml)."""
+    config = yaml.safe_load((site.ROOT / "_config.yml").read_text())["repository"]
+    url = os.environ.get("MVK_REPO_URL") or config["url"]
+    branch = os.environ.get("MVK_REPO_BRANCH") or config["branch"]
+    return url, branch
+
+
+@pytest.mark.parametrize("path", CHAPTERS)
+def test_launch_buttons_open_this_notebook_from_the_repository(path):
+    url, branch = _repository()
+    slug = urlparse(url).path.strip("/").removesuffix(".git")  # owner/name
+    notebook = path.removesuffix(".html") + ".ipynb"
+    html_text = html.unescape((site.site_dir() / path).read_text(errors="replace"))
+    binder = f"https://mybinder.org/v2/gh/{slug}/{branch}?urlpath=lab/tree/{notebook}"
+    colab = f"https://colab.research.google.com/github/{slug}/blob/{branch}/{notebook}"
+    assert binder in html_text, f"{path}: no Binder button opening {binder}"
+    assert colab in html_text, f"{path}: no Colab button opening {colab}"

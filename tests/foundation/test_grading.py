@@ -55,10 +55,19 @@ def test_student_copy_has_valid_nbgrader_metadata():
 
 
 def test_nbgrader_accepts_the_student_copy():
-    nbgrader = pytest.importorskip("nbgrader.preprocessors", reason="nbgrader is optional")
+    from nbgrader.preprocessors import CheckCellMetadata  # the test extra installs nbgrader
+
     student = make_student_notebook(_book_nb(), name="ch00")
-    # nbgrader's own validity checks for source notebooks (duplicate ids, bad cells).
-    nbgrader.CheckCellMetadata().preprocess(student, {})
+    # nbgrader's own validity checks for source notebooks (duplicate ids, bad cells);
+    # tests/foundation/test_nbgrader.py runs nbgrader's generate_assignment and autograde.
+    CheckCellMetadata().preprocess(student, {})
+
+
+def test_prose_naming_the_markers_is_not_a_solution_region():
+    student = make_student_notebook(_book_nb(), name="ch00")
+    prose = [c.source for c in student.cells if c.cell_type == "markdown"]
+    assert any("BEGIN\u00a0SOLUTION" in p for p in prose)  # ch00 explains the markers
+    assert not any("BEGIN SOLUTION" in p or "END SOLUTION" in p for p in prose)
 
 
 def _submission(kind: str) -> nbformat.NotebookNode:

@@ -222,9 +222,13 @@ def local_attention_windowed(
 ) -> torch.Tensor:
     """Window attention without a dense (h*w x h*w) matrix.
 
-    Each tile of ``tile x tile`` queries attends to the ``(tile + 2r)^2`` keys that cover
-    all their windows (one batched matmul); the 225 window logits of each query are
-    gathered, biased, soft-maxed, and scattered back for the weighted sum.
+    Each tile of queries attends to the keys that cover all their windows (one batched
+    matmul); the 225 window logits of each query are gathered, biased, soft-maxed, and
+    scattered back for the weighted sum. Without autograd the tiles are ``tile`` rows by
+    about ``2 * tile`` columns and their keys are read in place from column bands of the
+    padded keys and values (``_windowed_bands``); with autograd, square ``tile x tile``
+    tiles whose ``(tile + 2r)^2`` keys are copied out (``_windowed_tiles``). Both give
+    the numbers of the dense formulation up to float summation order.
 
     Args:
         q: (B, h, w, d) queries, already scaled by 1/sqrt(d).
@@ -235,11 +239,26 @@ def local_attention_windowed(
     Returns: (B, h, w, C).
     Book: ch08, section "Short-term attention without a dense matrix".
     """
+    needs_grad = torch.is_grad_enabled() and any(
+        t.requires_grad for t in (q, k, v, rel)
+    )
+    fn = _windowed_tiles if needs_grad else _windowed_bands
+    return fn(q, k, v, rel, max_dis, tile)
+
+
+def _window_bias(rel: torch.Tensor, max_dis: int) -> torch.Tensor:
+    """rel (B, h, w, ws*ws) with out-of-image offsets at NEG_INF, in fp32 (also AMP)."""
+    _, h, w, _ = rel.shape
+    valid = window_valid_mask(h, w, max_dis, rel.device)  # (h, w, ws*ws)
+    return rel.float().masked_fill(~valid, NEG_INF)
+
+
+def _windowed_tiles(q, k, v, rel, max_dis: int, tile: int) -> torch.Tensor:
+    """Square query tiles, their key tiles copied out (differentiable path)."""
     B, h, w, _ = q.shape  # ws = 2 * max_dis + 1 below
     tile = max(1, min(tile, max(h, w)))
     idx = _tile_index(tile, max_dis, q.device)  # (T*T, ws*ws)
-    valid = window_valid_mask(h, w, max_dis, q.device)  # (h, w, ws*ws)
-    bias = rel.float().masked_fill(~valid, NEG_INF)  # (B, h, w, ws*ws); fp32 under AMP
+    bias = _window_bias(rel, max_dis)  # (B, h, w, ws*ws)
     qt = _query_tiles(q, tile)  # (B*nT, T*T, d)
     kt = _key_tiles(k, tile, max_dis)  # (B*nT, K*K, d)
     logits = torch.bmm(qt, kt.transpose(1, 2))  # (B*nT, T*T, K*K)
@@ -253,6 +272,70 @@ def local_attention_windowed(
     vt = _key_tiles(v, tile, max_dis)  # (B*nT, K*K, C)
     out = torch.bmm(dense.to(vt.dtype), vt)  # (B*nT, T*T, C)
     return _untile(out, B, h, w, tile)
+
+
+def _band_index(ty: int, tx: int, max_dis: int, device) -> torch.Tensor:
+    """(ty*tx, ws*ws): index of each window key inside a (ty+2r) x (tx+2r) key tile."""
+    ws, Kx = 2 * max_dis + 1, tx + 2 * max_dis
+    d = torch.arange(ws, device=device)  # dy + r, dx + r
+    rows = (torch.arange(ty, device=device).view(-1, 1) + d.view(1, -1)) * Kx
+    cols = torch.arange(tx, device=device).view(-1, 1) + d.view(1, -1)  # (tx, ws)
+    idx = rows.view(ty, 1, ws, 1) + cols.view(1, tx, 1, ws)  # (ty, tx, dy, dx)
+    return idx.reshape(ty * tx, ws * ws)
+
+
+def _column_bands(x: torch.Tensor, ntx: int, tx: int, r: int, Hp: int) -> torch.Tensor:
+    """(B, h, w, C) -> (B, ntx, Hp, tx + 2r, C): the zero-padded key columns that the
+    queries of each column band of width ``tx`` can see, each band contiguous."""
+    B, h, w, C = x.shape
+    Kx = tx + 2 * r
+    out = x.new_zeros(B, ntx, Hp, Kx, C)
+    for j in range(ntx):
+        x0 = j * tx - r  # image column of the band's first key column
+        a, b = max(0, x0), min(w, x0 + Kx)
+        if b > a:
+            out[:, j, r : r + h, a - x0 : b - x0] = x[:, :, a:b]
+    return out
+
+
+def _windowed_bands(q, k, v, rel, max_dis: int, tile: int) -> torch.Tensor:
+    """Query tiles of ``ty x tx``; the keys of every tile of a column band are an
+    overlapping strided view of that band (no copy per tile). Inference path."""
+    B, h, w, d = q.shape
+    C, r = v.shape[-1], max_dis
+    ty = max(1, min(tile, h))
+    ntx = max(1, -(-w // (2 * tile)))  # column bands of about 2 * tile queries
+    tx = -(-w // ntx)
+    nty = -(-h // ty)
+    Ky, Kx = ty + 2 * r, tx + 2 * r
+    Hp = nty * ty + 2 * r
+    idx = _band_index(ty, tx, r, q.device).expand(nty, -1, -1)  # (nty, ty*tx, ws*ws)
+    bias = _window_bias(rel, r)  # (B, h, w, ws*ws)
+    kb = _column_bands(k, ntx, tx, r, Hp)  # (B, ntx, Hp, Kx, d)
+    vb = _column_bands(v, ntx, tx, r, Hp)  # (B, ntx, Hp, Kx, C)
+
+    def query_tiles(x: torch.Tensor, j: int) -> torch.Tensor:
+        """(h, w, c) -> (nty, ty*tx, c): the zero-padded queries of column band j."""
+        xs = x[:, j * tx : (j + 1) * tx]
+        xs = F.pad(xs, (0, 0, 0, tx - xs.shape[1], 0, nty * ty - h))  # (nty*ty, tx, c)
+        return xs.reshape(nty, ty * tx, x.shape[-1])
+
+    def key_tiles(band: torch.Tensor) -> torch.Tensor:
+        """(Hp, Kx, c) band -> (nty, Ky*Kx, c) overlapping view: tile i starts at row
+        i * ty of the band, and its Ky rows of Kx keys are contiguous."""
+        c = band.shape[-1]
+        return band.as_strided((nty, Ky * Kx, c), (ty * Kx * c, c, 1))
+
+    out = q.new_empty(B, nty * ty, ntx * tx, C)
+    for b in range(B):
+        for j in range(ntx):
+            logits = torch.bmm(query_tiles(q[b], j), key_tiles(kb[b, j]).transpose(1, 2))
+            # (nty, ty*tx, Ky*Kx) -> the window's 225 logits of each query
+            win = logits.gather(2, idx).float() + query_tiles(bias[b], j)
+            dense = win.new_zeros(logits.shape).scatter_(2, idx, torch.softmax(win, -1))
+            o = torch.bmm(dense.to(v.dtype), key_tiles(vb[b, j]))  # (nty, ty*tx, C)
+            out[b, :, j * tx : (j + 1) * tx] = o.view(nty * ty, tx, C)
+    return out[:, :h, :w]
 
 
 def local_attention_dense(

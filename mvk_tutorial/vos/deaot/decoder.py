@@ -10,6 +10,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from mvk_tutorial.vos.deaot.fused import conv2d
+
 
 class ConvGN(nn.Module):
     """Conv (with bias, 'same' padding) + GroupNorm(8); keys ``conv``, ``gn``."""
@@ -18,9 +20,13 @@ class ConvGN(nn.Module):
         super().__init__()
         self.conv = nn.Conv2d(in_dim, out_dim, kernel_size, padding=kernel_size // 2)
         self.gn = nn.GroupNorm(groups, out_dim)
+        self.fused = True  # False: plain F.conv2d (the official path; switches.py)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.gn(self.conv(x))
+        if not self.fused:
+            return self.gn(self.conv(x))
+        c = self.conv
+        return self.gn(conv2d(x, c.weight, c.bias, 1, c.padding))
 
 
 class FPNSegmentationHead(nn.Module):
@@ -58,6 +64,14 @@ class FPNSegmentationHead(nn.Module):
         self.adapter_8x = nn.Conv2d(shortcut_dims[-3], hidden_dim, 1)
         self.adapter_4x = nn.Conv2d(shortcut_dims[-4], hidden_dim // 2, 1)
         self.conv_out = nn.Conv2d(hidden_dim // 2, out_dim, 1)
+        # False: adapters and sums as separate ops (the official path; switches.py)
+        self.fused = True
+
+    def _add_adapted(self, adapter: nn.Conv2d, skip: torch.Tensor, x: torch.Tensor):
+        """adapter(skip) + x, the sum done by the conv's output pass."""
+        if not self.fused:
+            return adapter(skip) + x
+        return conv2d(skip, adapter.weight, adapter.bias, residual=x)
 
     def _up(self, x: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
         return F.interpolate(
@@ -72,10 +86,13 @@ class FPNSegmentationHead(nn.Module):
     ) -> torch.Tensor:
         x4, x8, x16 = shortcuts[0], shortcuts[1], shortcuts[2]
         x = F.relu(self.conv_in(x))  # (B, 256, h, w)
-        x = F.relu(self.conv_16x(self.adapter_16x(x16) + x))
+        x = F.relu(self.conv_16x(self._add_adapted(self.adapter_16x, x16, x)))
         x = F.relu(
-            self.conv_8x(self.adapter_8x(x8) + self._up(x, x8))
+            self.conv_8x(self._add_adapted(self.adapter_8x, x8, self._up(x, x8)))
         )  # (B, 128, 2h-1, .)
-        x = F.relu(self.conv_4x(self.adapter_4x(x4) + self._up(x, x4)))  # stride 4
+        x = F.relu(
+            self.conv_4x(self._add_adapted(self.adapter_4x, x4, self._up(x, x4)))
+        )  # (B, 128, 4h-3, .): stride 4
         n = num_outputs or self.conv_out.out_channels
-        return F.conv2d(x, self.conv_out.weight[:n], self.conv_out.bias[:n])
+        conv = conv2d if self.fused else F.conv2d
+        return conv(x, self.conv_out.weight[:n], self.conv_out.bias[:n])

@@ -11,12 +11,12 @@ Book: ch08, section "Shapes through the network".
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 from torchvision.models.resnet import Bottleneck
 from torchvision.ops import FrozenBatchNorm2d
 
 from mvk_tutorial.attention.swin import swin_base
+from mvk_tutorial.vos.deaot.fused import conv2d as fused_conv2d
 from mvk_tutorial.vos.deaot.mini_encoder import MobileNetV2Mini
 
 
@@ -33,11 +33,38 @@ def fold_frozen_bn(
     return conv.weight * scale.view(-1, 1, 1, 1), bn.bias - bn.running_mean * scale
 
 
-def conv_bn(x: torch.Tensor, conv: nn.Conv2d, bn: FrozenBatchNorm2d) -> torch.Tensor:
-    """conv -> frozen BN computed as a single conv with folded weights."""
-    w, b = fold_frozen_bn(conv, bn)
-    w = w.to(memory_format=torch.channels_last)  # keeps channels-last activations
-    return F.conv2d(x, w, b, conv.stride, conv.padding, conv.dilation, conv.groups)
+def _folded(conv: nn.Conv2d, bn: FrozenBatchNorm2d) -> tuple[torch.Tensor, torch.Tensor]:
+    """``fold_frozen_bn`` as channels-last weights, cached on the conv while no tensor
+    involved changed (same storage, same version counter) and no gradient is needed."""
+    tensors = (conv.weight, bn.weight, bn.bias, bn.running_mean, bn.running_var)
+    no_cache = any(t.is_inference() for t in tensors)  # no version counter to check
+    if no_cache or (torch.is_grad_enabled() and conv.weight.requires_grad):
+        w, b = fold_frozen_bn(conv, bn)
+        return w.to(memory_format=torch.channels_last), b
+    key = tuple((t.data_ptr(), t._version, t.dtype, t.device) for t in tensors)
+    cached = getattr(conv, "_mvk_folded", None)
+    if cached is None or cached[0] != key:
+        with torch.no_grad():
+            w, b = fold_frozen_bn(conv, bn)
+            w = w.to(memory_format=torch.channels_last)  # keeps activations channels-last
+        cached = (key, w, b)
+        object.__setattr__(conv, "_mvk_folded", cached)  # not a parameter or buffer
+    return cached[1], cached[2]
+
+
+def conv_bn(
+    x: torch.Tensor,
+    conv: nn.Conv2d,
+    bn: FrozenBatchNorm2d,
+    act: str | None = None,
+    residual: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """conv -> frozen BN [-> + residual] [-> act] computed as a single conv with folded
+    weights (``fused.conv2d``: one pass over the output at inference on a CPU)."""
+    w, b = _folded(conv, bn)
+    return fused_conv2d(
+        x, w, b, conv.stride, conv.padding, conv.dilation, conv.groups, act, residual
+    )
 
 
 class ConvBNReLU(nn.Sequential):
@@ -75,7 +102,7 @@ class ConvBNReLU(nn.Sequential):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not self.fold_bn:
             return super().forward(x)
-        return F.relu6(conv_bn(x, self[0], self[1]), inplace=True)
+        return conv_bn(x, self[0], self[1], "relu6")
 
 
 class InvertedResidual(nn.Module):
@@ -103,9 +130,10 @@ class InvertedResidual(nn.Module):
             y = x
             for layer in self.conv[:-2]:
                 y = layer(y)
-            y = conv_bn(y, self.conv[-2], self.conv[-1])  # linear bottleneck, BN folded
-        else:
-            y = self.conv(x)
+            # linear bottleneck, BN folded, residual summed in the same pass
+            res = x if self.use_res_connect else None
+            return conv_bn(y, self.conv[-2], self.conv[-1], residual=res)
+        y = self.conv(x)
         return x + y if self.use_res_connect else y
 
 

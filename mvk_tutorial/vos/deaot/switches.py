@@ -1,8 +1,11 @@
 """Per-model switches between our fast paths and the official formulations.
 
-Two speed-ups change how, not what, DeAOT computes: the short-term attention over a
-window (``LocalGatedPropagation.dense_fallback = False``) and batch norms folded into
-the convolutions of the encoder (``fold_bn = True``). The switches live on each module
+Three speed-ups change how, not what, DeAOT computes: the short-term attention over a
+window (``LocalGatedPropagation.dense_fallback = False``), batch norms folded into
+the convolutions of the encoder (``fold_bn = True``, with bias, ReLU6 and residual sum
+applied in the convolution's own pass, ``fused.py``) and the decoder's convolutions with
+their bias and skip sums fused the same way (``ConvGN.fused``,
+``FPNSegmentationHead.fused``). The switches live on each module
 instance, so flipping them for one model (a benchmark baseline) leaves every other
 model alone.
 
@@ -17,11 +20,12 @@ from collections.abc import Iterator
 from torch import nn
 
 from mvk_tutorial.vos.deaot.attention import LocalGatedPropagation
+from mvk_tutorial.vos.deaot.decoder import ConvGN, FPNSegmentationHead
 from mvk_tutorial.vos.deaot.encoders import ConvBNReLU, InvertedResidual
 
 
 def set_official_paths(model: nn.Module, on: bool) -> dict[nn.Module, tuple[str, bool]]:
-    """Dense local attention and unfused BN (``on``) or our fast paths, in ``model``.
+    """Dense local attention, unfused BN and plain convs (``on``) or our fast paths.
 
     Returns the previous values, for :func:`restore_paths`.
     Book: ch08, section "Short-term attention without a dense matrix".
@@ -34,6 +38,9 @@ def set_official_paths(model: nn.Module, on: bool) -> dict[nn.Module, tuple[str,
         elif isinstance(m, (ConvBNReLU, InvertedResidual)):
             old[m] = ("fold_bn", m.fold_bn)
             m.fold_bn = not on
+        elif isinstance(m, (ConvGN, FPNSegmentationHead)):
+            old[m] = ("fused", m.fused)
+            m.fused = not on
     return old
 
 

@@ -36,6 +36,7 @@ from mvk_tutorial.vos.deaot.model import DeAOT
 from mvk_tutorial.vos.inference.engine import DeAOTEngine
 from mvk_tutorial.vos.inference.objects import ObjectManager
 from mvk_tutorial.vos.inference.transforms import (
+    label_from_probs,
     official_input_size,
     preprocess,
     resize_label,
@@ -245,8 +246,8 @@ class VOSSession:
             p = torch.softmax(v.engine.propagate(x, main.image_size).float(), dim=1)
             p = torch.flip(p, dims=[-1]) if v.mirrored else p  # (1, n+1, H, W)
             probs.append(p)
-        out = torch.stack(probs).mean(0).argmax(dim=1, keepdim=True)  # (1, 1, H, W)
-        own = [p.argmax(dim=1, keepdim=True) for p in probs]  # each view's own label
+        out = label_from_probs(torch.stack(probs).mean(0))  # (1, 1, H, W)
+        own = [label_from_probs(p) for p in probs]  # each view's own label
         if prompt is None:
             for v, label in zip(views, own):
                 v.engine.update_memory(self._label_for(v, label))
