@@ -107,7 +107,8 @@ def test_resume_is_exact_with_paste_and_balance(tmp_path, monkeypatch):
     vcfg = ViTConfig(img_size=16, patch_size=8, num_classes=3, dim=16, depth=1,
                      num_heads=2, drop_rate=0.2)
     tcfg = TrainConfig(epochs=3, batch_size=16, warmup_epochs=1, seed=0, zoom=0.5,
-                       paste=0.5, balance=True, gain=0.1, gain_mode="brightness")
+                       paste=0.5, paste_shift=0.3, balance=True, gain=0.1,
+                       gain_mode="brightness")
     quiet = dict(log=lambda *_: None, masks=(alpha, bg))
     torch.manual_seed(0)
     ref = VisionTransformer(vcfg)
