@@ -38,7 +38,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from mvk_tutorial.attention.vit import VIT_PRESETS, VisionTransformer, save_vit
-from mvk_tutorial.mvk.labels import CLASSES, load_frame_labels, load_manifest
+from mvk_tutorial.mvk.labels import CLASSES, load_frame_labels, load_manifest, read_mask
 from mvk_tutorial.mvk.synthetic import ensure_mvk_mini
 from mvk_tutorial.utils.files import atomic_path, atomic_write
 from mvk_tutorial.utils.seed import seed_everything
@@ -180,8 +180,6 @@ def load_masks(
     removed by OpenCV's Telea inpainting). Book: ch02, section "What the confusion
     matrix says"."""
     import cv2
-
-    from mvk_tutorial.mvk.labels import read_mask
 
     n, _, h, w = images.shape
     cover = np.empty((n, 1, h, w), np.float32)

@@ -26,6 +26,7 @@ from mvk_tutorial.mvk.scene import CLASSES, sample_object, sample_scene
 from mvk_tutorial.mvk.synthetic import GENERATOR_VERSION
 from mvk_tutorial.mvk.writer import JPEG_QUALITY
 from mvk_tutorial.vos.data import write_mask
+from mvk_tutorial.vos.train_eval import evaluate_model
 
 SEED_BASE = 14  # generator streams of this study: (seed, n_objects, video, SEED_BASE)
 
@@ -103,8 +104,6 @@ def object_count_study(model, davis_root: str | Path, sequences=None) -> dict:
     "per_sequence": {...}, "fps": f}`` (``sequences``: a subset of the set's videos).
 
     Book: ch08, section "How many objects?"."""
-    from mvk_tutorial.vos.train_eval import evaluate_model
-
     scores = evaluate_model(model, davis_root, "val", sequences=sequences)
     per_count: dict[int, list[float]] = {}
     for key, (j, f) in scores["per_object"].items():

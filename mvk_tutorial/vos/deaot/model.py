@@ -32,6 +32,7 @@ from mvk_tutorial.vos.deaot.decoder import FPNSegmentationHead
 from mvk_tutorial.vos.deaot.encoders import build_encoder
 from mvk_tutorial.vos.deaot.gpm import DualBranchGPM, LayerMemory
 from mvk_tutorial.vos.deaot.identity import id_embedding
+from mvk_tutorial.vos.deaot.single_branch import SingleBranchStack
 
 
 class DeAOT(nn.Module):
@@ -48,8 +49,6 @@ class DeAOT(nn.Module):
         self.encoder = build_encoder(cfg.encoder)
         self.encoder_projector = nn.Conv2d(cfg.encoder_dims[-1], C, kernel_size=1)
         if getattr(cfg, "single_branch", False):  # ablation (ours): one token stream
-            from mvk_tutorial.vos.deaot.single_branch import SingleBranchStack
-
             self.LSTT = SingleBranchStack(
                 cfg.num_layers, C, cfg.max_local_dis, cfg.expand_ratio
             )
