@@ -31,7 +31,7 @@ GROUPS = {
 
 # Modules with a ``register(groups: dict[str, argparse._SubParsersAction])`` function.
 COMMAND_MODULES = (
-    "mvk_tutorial.exercises",
+    "mvk_tutorial.cli_exercises",
     "mvk_tutorial.notebook_exec",
     "mvk_tutorial.mvk.cli",
     "mvk_tutorial.attention.cli",

@@ -163,21 +163,3 @@ def _cmd_build(args) -> int:
     kind = "nbgrader source" if args.nbgrader else "student"
     print(f"{len(written)} {kind} notebooks written to {args.out_dir}")
     return 0
-
-
-def register(groups) -> None:
-    """Add ``mvk exercises build|grade|key`` (see ``mvk_tutorial.cli``)."""
-    p = groups["exercises"].add_parser(
-        "build", help="write student copies of the exercise notebooks"
-    )
-    p.add_argument("out_dir", help="folder for the student notebooks")
-    p.add_argument("--book", default="book", help="folder of the solution notebooks")
-    p.add_argument(
-        "--nbgrader", action="store_true",
-        help="write nbgrader source notebooks (answers kept between the markers), one "
-        "assignment folder per notebook: OUT_DIR can be a course's source/ folder",
-    )
-    p.set_defaults(func=_cmd_build)
-    from mvk_tutorial.grading import register as register_grading
-
-    register_grading(groups)

@@ -385,28 +385,3 @@ def _cmd_key(args) -> int:
         print(path)
     print(f"instructor key: {len(written)} chapters written to {args.out_dir}")
     return 0
-
-
-def register(groups) -> None:
-    """Add ``mvk exercises grade`` and ``mvk exercises key`` (see ``mvk_tutorial.cli``).
-
-    Book: ch00, section "Grading a class".
-    """
-    p = groups["exercises"].add_parser(
-        "grade", help="execute submitted notebooks and write a grade report (CSV)"
-    )
-    p.add_argument("submissions", help="folder with one sub-folder of notebooks per student")
-    p.add_argument("--out", required=True, help="report CSV (a *_summary.csv is written beside it)")
-    p.add_argument("--book", default="book", help="folder of the solution notebooks")
-    p.add_argument("--timeout", type=float, default=120, help="seconds allowed per cell")
-    p.add_argument("--kernel", default="python3", help="Jupyter kernel to run them with")
-    p.add_argument("--notebook", action="append", metavar="NAME.ipynb",
-                   help="grade only this notebook (repeatable; default: every exercise "
-                   "notebook of the book that some student submitted)")
-    p.set_defaults(func=_cmd_grade)
-    k = groups["exercises"].add_parser(
-        "key", help="write the instructor key (all exercise solutions) as Markdown"
-    )
-    k.add_argument("out_dir", help="folder for the key, one .md per chapter")
-    k.add_argument("--book", default="book", help="folder of the solution notebooks")
-    k.set_defaults(func=_cmd_key)

@@ -1,6 +1,8 @@
 """Sub-commands of the ``mvk`` command for ``mvk_tutorial.attention``.
 
-    mvk train vit [--preset book] [--epochs 25] [--seed 0] [--out PATH]
+    mvk train vit [--preset book] [--epochs 25] [--seed 0] [--zoom Z] [--gain G]
+                  [--gain-mode channel|brightness] [--balance] [--paste P]
+                  [--out PATH]
     mvk train cnn [...]     the same command for the small CNN control (cnn_tiny_mvk)
 
 Book: ch00 "How to use this book" (the ``mvk`` command); ch02 "A tiny ViT on MVK-mini".
@@ -24,6 +26,12 @@ def _cmd_train_vit(args) -> int:
         raise ValueError("--epochs and --batch-size: expected positive integers")
     if not 0 <= args.zoom <= 2:
         raise ValueError(f"--zoom {args.zoom}: expected a factor between 0 and 2")
+    if not 0 <= args.paste <= 1:
+        raise ValueError(f"--paste {args.paste}: expected a probability in [0, 1]")
+    if not 0 <= args.paste_shift <= 0.5:
+        raise ValueError(f"--paste-shift {args.paste_shift}: expected a fraction in [0, 0.5]")
+    if not 0 <= args.gain < 1:
+        raise ValueError(f"--gain {args.gain}: expected an amplitude in [0, 1)")
     kind = args.kind
     if args.out is None:
         args.out = str(WEIGHTS_DIR / f"{DEFAULT_MODEL[kind]}.pt")
@@ -36,6 +44,11 @@ def _cmd_train_vit(args) -> int:
         seed=args.seed,
         threads=args.threads,
         zoom=args.zoom,
+        gain=args.gain,
+        gain_mode=args.gain_mode,
+        balance=args.balance,
+        paste=args.paste,
+        paste_shift=args.paste_shift,
     )
     command = (
         f"mvk train {kind} --preset {args.preset} --epochs {args.epochs} "
@@ -44,6 +57,16 @@ def _cmd_train_vit(args) -> int:
     )
     if args.zoom:
         command += f" --zoom {args.zoom}"
+    if args.gain != 0.25:
+        command += f" --gain {args.gain}"
+    if args.gain_mode != "channel":
+        command += f" --gain-mode {args.gain_mode}"
+    if args.balance:
+        command += " --balance"
+    if args.paste:
+        command += f" --paste {args.paste}"
+    if args.paste_shift:
+        command += f" --paste-shift {args.paste_shift}"
     default_out = WEIGHTS_DIR / f"{DEFAULT_MODEL[kind]}.pt"
     if Path(args.out).resolve() != default_out:  # the default needs no --out
         command += f" --out {shlex.quote(str(args.out))}"
@@ -91,6 +114,38 @@ def _add_train_parser(groups, kind: str, what: str) -> None:
         type=float,
         default=0.0,
         help="random zoom-in augmentation: enlarge by U(1, 1 + zoom) (0: off)",
+    )
+    p.add_argument(
+        "--gain",
+        type=float,
+        default=0.25,
+        help="colour gain augmentation: multiply by U(1 - gain, 1 + gain) (0: off)",
+    )
+    p.add_argument(
+        "--gain-mode",
+        choices=("channel", "brightness"),
+        default="channel",
+        help="channel: one gain per colour channel (changes hues); "
+        "brightness: one gain per image (keeps hues)",
+    )
+    p.add_argument(
+        "--balance",
+        action="store_true",
+        help="class-balanced loss: weight each class by its inverse frequency",
+    )
+    p.add_argument(
+        "--paste",
+        type=float,
+        default=0.0,
+        help="copy-paste augmentation: with this probability paste a frame's animals "
+        "(exact masks) onto another training frame, label recounted (0: off)",
+    )
+    p.add_argument(
+        "--paste-shift",
+        type=float,
+        default=0.0,
+        help="with --paste: move the pasted animals by up to this fraction of the "
+        "frame's height and width (0: keep their place)",
     )
     p.add_argument(
         "--out",

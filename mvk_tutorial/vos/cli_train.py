@@ -46,6 +46,7 @@ def _cmd(args, family: str) -> int:
         crop=(args.crop, args.crop_width or args.crop),
         scale=(args.scale_min, args.scale_max),
         init_from=args.init_from,
+        multi_object=args.multi_object,
         lr=args.lr,
         warmup=args.warmup,
         seed=args.seed,
@@ -132,6 +133,9 @@ def register(groups) -> None:
         p.add_argument("--scale-max", type=float, default=1.0)
         p.add_argument("--init-from", default=None,
                        help="start from these weights (plain state_dict .pt)")
+        p.add_argument("--multi-object", type=float, default=0.0,
+                       help="fraction of clips that start on a frame with >= 2 objects, "
+                       "cropped to keep the most in view (object-aware sampling)")
         p.add_argument("--lr", type=float, default=1e-3)
         p.add_argument("--warmup", type=int, default=100)
         p.add_argument("--seed", type=int, default=0)

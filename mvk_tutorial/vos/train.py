@@ -77,6 +77,7 @@ class TrainConfig:
     amp: bool = True  # used on CUDA only
     scale: tuple[float, float] = (0.5, 1.0)  # clip rescale range (of the frame size)
     init_from: str | None = None  # start from these weights (a plain state_dict)
+    multi_object: float = 0.0  # ours: fraction of clips showing >= 2 objects (train_data)
 
     def __post_init__(self):
         self.crop = tuple(self.crop)
@@ -261,6 +262,7 @@ def train(
             crop=cfg.crop,
             scale=cfg.scale,
             max_obj=model.cfg.max_obj_num,
+            multi_object=cfg.multi_object,
         ),
         seed=cfg.seed,
     )

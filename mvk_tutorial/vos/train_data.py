@@ -7,6 +7,11 @@ object when possible), a horizontal flip, and a colour jitter per frame. Objects
 are not visible in the clip's first frame become background (semi-supervised: only
 the first frame's objects are given), and ids are renumbered 1..K.
 
+Object-aware sampling (ours, ``multi_object``): a fraction of the clips start on a frame
+that shows two or more objects, with the crop, of several candidates, that keeps the most
+of them in view. Without it, most crops of MVK-mini hold one small object, and a network
+trained on them never learns to keep two identities apart.
+
 Sampling is a pure function of ``(seed, step, rank, slot)``: a resumed run draws the same
 clips as an uninterrupted one without saving any loader state.
 
@@ -43,6 +48,11 @@ class ClipConfig:
     flip: float = 0.5  # DATA_RANDOMFLIP
     jitter: float = 0.2  # brightness / contrast / saturation strength
     max_obj: int = 10  # MODEL_MAX_OBJ_NUM
+    # Ours (object-aware sampling): the fraction of clips drawn from a sequence and a
+    # start frame showing >= 2 objects, cropped where the most objects are in view, so
+    # that the ID channels of objects 2, 3, ... are trained as often as object 1's.
+    multi_object: float = 0.0
+    crop_tries: int = 10  # candidate crop positions tried per clip
 
 
 class DavisClips:
@@ -80,6 +90,17 @@ class DavisClips:
             raise ValueError(
                 f"{self.root}: no {split!r} sequence with >= {cfg.clip_len} frames"
             )
+        if not 0.0 <= cfg.multi_object <= 1.0:
+            raise ValueError(f"multi_object: expected a fraction in [0, 1], got {cfg.multi_object}")
+        # per sequence: the frames whose mask shows >= 2 objects (read only when needed)
+        self.multi_frames: list[np.ndarray] = []
+        if cfg.multi_object > 0:
+            for _, _, annos in self.sequences:
+                counts = np.array(
+                    [len(np.setdiff1d(np.unique(read_mask(a)), [0, 255])) for a in annos]
+                )
+                self.multi_frames.append(np.flatnonzero(counts >= 2))
+        self.multi_sequences = [i for i, f in enumerate(self.multi_frames) if len(f)]
 
     def __len__(self) -> int:
         return len(self.sequences)
@@ -98,15 +119,36 @@ class DavisClips:
         long, and its number of objects K."""
         cfg = self.cfg
         rng = np.random.default_rng([self.seed, step, slot])
-        name, frames, annos = self.sequences[rng.integers(len(self.sequences))]
+        # the extra draw only happens with object-aware sampling on, so that runs
+        # without it draw exactly the clips they drew before the option existed
+        multi = (
+            cfg.multi_object > 0
+            and bool(self.multi_sequences)
+            and rng.random() < cfg.multi_object
+        )
+        if multi:
+            seq_i = self.multi_sequences[rng.integers(len(self.multi_sequences))]
+        else:
+            seq_i = rng.integers(len(self.sequences))
+        name, frames, annos = self.sequences[seq_i]
         T, n = cfg.clip_len, len(frames)
         gaps = rng.integers(1, cfg.max_gap + 1, size=T - 1)
         while gaps.sum() > n - 1:  # shorten the gaps until the clip fits
             gaps[np.argmax(gaps)] -= 1
-        start = rng.integers(0, n - gaps.sum())
-        idx = np.concatenate([[start], start + np.cumsum(gaps)])
-        if rng.random() < 0.5:  # play the clip backwards (the motion is symmetric)
-            idx = idx[::-1]
+        if multi:  # the clip's first frame shows >= 2 objects (played forwards or back)
+            backwards = rng.random() < 0.5
+            span = int(gaps.sum())
+            cand = self.multi_frames[seq_i]
+            fits = cand[cand >= span] if backwards else cand[cand <= n - 1 - span]
+            first = int((fits if len(fits) else cand)[rng.integers(len(fits) or len(cand))])
+            first = max(first, span) if backwards else min(first, n - 1 - span)
+            offsets = np.concatenate([[0], np.cumsum(gaps)])  # (T,)
+            idx = first - offsets if backwards else first + offsets
+        else:
+            start = rng.integers(0, n - gaps.sum())
+            idx = np.concatenate([[start], start + np.cumsum(gaps)])
+            if rng.random() < 0.5:  # play the clip backwards (the motion is symmetric)
+                idx = idx[::-1]
         imgs = [self._read(frames[i], False) for i in idx]
         masks = [self._read(annos[i], True) for i in idx]
         H, W = masks[0].shape
@@ -115,10 +157,19 @@ class DavisClips:
         s = max(s, ch / H, cw / W)  # the crop must fit
         sh, sw = max(ch, round(H * s)), max(cw, round(W * s))
         m0 = cv2.resize(masks[0], (sw, sh), interpolation=cv2.INTER_NEAREST)
-        for _ in range(10):  # prefer a crop that shows an object in frame 0
-            y, x = rng.integers(0, sh - ch + 1), rng.integers(0, sw - cw + 1)
-            if (m0[y : y + ch, x : x + cw] > 0).any():
-                break
+        if multi:  # of the candidate crops, the one showing the most objects in frame 0
+            best = -1
+            for _ in range(cfg.crop_tries):
+                cy, cx = rng.integers(0, sh - ch + 1), rng.integers(0, sw - cw + 1)
+                seen = np.unique(m0[cy : cy + ch, cx : cx + cw])
+                k = int(((seen > 0) & (seen < 255)).sum())
+                if k > best:
+                    best, y, x = k, cy, cx
+        else:
+            for _ in range(cfg.crop_tries):  # prefer a crop showing an object in frame 0
+                y, x = rng.integers(0, sh - ch + 1), rng.integers(0, sw - cw + 1)
+                if (m0[y : y + ch, x : x + cw] > 0).any():
+                    break
         flip = rng.random() < cfg.flip
         out_f, out_m = [], []
         for img, m in zip(imgs, masks):

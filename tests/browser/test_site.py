@@ -32,7 +32,7 @@ SCREENSHOTS = {
     "book/ch01_attention.html": "ch01_attention.png",
 }
 WIDGET_SCREENSHOT = ("book/ch10_known_item_search.html", "ch10_widget.png")
-WIDGET_PAGES = ["book/ch01_attention.html", "book/ch10_known_item_search.html"]
+WIDGET_PAGES = ["book/ch01_attention.html", "book/ch08_deaot.html", "book/ch10_known_item_search.html"]
 
 # Raw TeX delimiters left in the visible text (code blocks excluded) = math not typeset.
 _VISIBLE_TEXT = """() => {

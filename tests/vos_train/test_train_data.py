@@ -41,3 +41,36 @@ def test_two_ranks_draw_the_clips_of_one_doubled_batch(mini_davis):
 def test_bad_folder_is_named(tmp_path):
     with pytest.raises((FileNotFoundError, ValueError), match=tmp_path.name):
         DavisClips(tmp_path, "train")
+
+
+def _frame0_objects(clips, n=40, **kw):
+    """Objects in frame 0 of n clips (the sampler's K) and whether K matches the masks."""
+    out = []
+    for step in range(n):
+        _, m, k = clips.sample(step, 0)
+        assert set(np.unique(m[0].numpy()).tolist()) - {0} == set(range(1, k + 1))
+        out.append(k)
+    return np.array(out)
+
+
+def test_object_aware_sampling_shows_more_objects(mini_davis):
+    plain = DavisClips(mini_davis, "train", ClipConfig(clip_len=3, crop=(49, 49)), seed=0)
+    aware = DavisClips(
+        mini_davis, "train", ClipConfig(clip_len=3, crop=(49, 49), multi_object=1.0), seed=0
+    )
+    assert aware.multi_sequences, "the test preset must hold a multi-object video"
+    for i in aware.multi_sequences:  # the frames listed really show >= 2 objects
+        from mvk_tutorial.vos.data import read_mask
+
+        annos = aware.sequences[i][2]
+        for f in aware.multi_frames[i][:3]:
+            ids = set(np.unique(read_mask(annos[f])).tolist()) - {0, 255}
+            assert len(ids) >= 2
+    k_plain, k_aware = _frame0_objects(plain), _frame0_objects(aware)
+    assert (k_aware >= 2).mean() > (k_plain >= 2).mean()
+    assert (k_aware >= 2).mean() >= 0.5
+
+
+def test_multi_object_fraction_is_checked(mini_davis):
+    with pytest.raises(ValueError, match="multi_object"):
+        DavisClips(mini_davis, "train", ClipConfig(multi_object=1.5))

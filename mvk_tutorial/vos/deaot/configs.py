@@ -32,6 +32,7 @@ class DeAOTConfig:
     max_obj_num: int = 10  # MODEL_MAX_OBJ_NUM
     max_local_dis: int = 7  # 15x15 short-term window
     expand_ratio: float = 2.0
+    single_branch: bool = False  # ours: the "one branch" ablation (single_branch.py)
 
     @property
     def input_stride(self) -> int:
@@ -62,6 +63,14 @@ CPU_CONFIGS: dict[str, DeAOTConfig] = {
         encoder_dims=(16, 24, 48, 128),
         num_layers=2,
         embed_dim=64,
+    ),
+    # the ablation "one branch is good enough?": deaot-mini with one token stream
+    "deaot-mini-single": DeAOTConfig(
+        encoder="mobilenetv2-mini",
+        encoder_dims=(16, 24, 48, 128),
+        num_layers=2,
+        embed_dim=64,
+        single_branch=True,
     ),
 }
 

@@ -32,6 +32,7 @@ from mvk_tutorial.vos.deaot.decoder import FPNSegmentationHead
 from mvk_tutorial.vos.deaot.encoders import build_encoder
 from mvk_tutorial.vos.deaot.gpm import DualBranchGPM, LayerMemory
 from mvk_tutorial.vos.deaot.identity import id_embedding
+from mvk_tutorial.vos.deaot.single_branch import SingleBranchStack
 
 
 class DeAOT(nn.Module):
@@ -47,11 +48,17 @@ class DeAOT(nn.Module):
         C = cfg.embed_dim
         self.encoder = build_encoder(cfg.encoder)
         self.encoder_projector = nn.Conv2d(cfg.encoder_dims[-1], C, kernel_size=1)
-        self.LSTT = DualBranchGPM(
-            cfg.num_layers, C, cfg.max_local_dis, cfg.expand_ratio
-        )
+        if getattr(cfg, "single_branch", False):  # ablation (ours): one token stream
+            self.LSTT = SingleBranchStack(
+                cfg.num_layers, C, cfg.max_local_dis, cfg.expand_ratio
+            )
+        else:
+            self.LSTT = DualBranchGPM(
+                cfg.num_layers, C, cfg.max_local_dis, cfg.expand_ratio
+            )
+        branches = 1 if getattr(cfg, "single_branch", False) else 2
         self.decoder = FPNSegmentationHead(
-            C * 2, cfg.max_obj_num + 1, C, cfg.encoder_dims, cfg.align_corners
+            C * branches, cfg.max_obj_num + 1, C, cfg.encoder_dims, cfg.align_corners
         )
         if cfg.align_corners:  # 16k+1 inputs -> (k+1) patches
             self.patch_wise_id_bank = nn.Conv2d(cfg.max_obj_num + 1, C, 17, 16, 8)
