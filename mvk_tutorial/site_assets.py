@@ -8,7 +8,8 @@ and this extension puts the files there: it installs the npm packages pinned in
 ``js/package.json`` / ``js/package-lock.json`` (``npm ci``) when ``js/node_modules``
 is missing, and copies the parts the pages load into ``_build/html/_static/offline``
 when the build finishes (the manager's icon fonts also go where its CSS looks for
-them: ``@jupyter-widgets/html-manager/dist/`` beside each page that has widgets).
+them: ``@jupyter-widgets/html-manager/dist/`` and ``@jupyter-widgets/`` beside each
+page that has widgets).
 No JavaScript of ours is involved. MathJax is version 2 because the widget manager
 typesets widget labels through MathJax 2's API.
 
@@ -52,8 +53,11 @@ ASSETS = (
         ("embed-amd.js",) + FONT_PATTERNS,
     ),
 )
-# The manager's icon font URLs are resolved relative to the page, under this folder.
-WIDGET_FONT_DIR = "@jupyter-widgets/html-manager/dist"
+# The manager's icon font URLs are resolved relative to the page, under these folders:
+# webpack's public path is the folder of the require.js module that asked for the font,
+# the manager's own bundle (html-manager/dist/) or a controls module at @jupyter-widgets/
+# (the Play button of ch08's scrubber draws its icons from there).
+WIDGET_FONT_DIRS = ("@jupyter-widgets/html-manager/dist", "@jupyter-widgets")
 
 
 def _node_modules(app) -> Path:
@@ -115,7 +119,7 @@ def _copy(app, exception) -> None:
             for pattern in patterns:
                 for path in source.glob(pattern):
                     shutil.copy2(path, target / path.name)
-    # The manager's CSS asks for its icon fonts at <page folder>/WIDGET_FONT_DIR/.
+    # The manager's CSS asks for its icon fonts at <page folder>/<one of WIDGET_FONT_DIRS>/.
     outdir = Path(app.outdir)
     folders = {
         page.parent
@@ -124,11 +128,12 @@ def _copy(app, exception) -> None:
     }
     fonts = modules / "@jupyter-widgets/html-manager/dist"
     for folder in folders:
-        target = folder / WIDGET_FONT_DIR
-        target.mkdir(parents=True, exist_ok=True)
-        for pattern in FONT_PATTERNS:
-            for path in fonts.glob(pattern):
-                shutil.copy2(path, target / path.name)
+        for font_dir in WIDGET_FONT_DIRS:
+            target = folder / font_dir
+            target.mkdir(parents=True, exist_ok=True)
+            for pattern in FONT_PATTERNS:
+                for path in fonts.glob(pattern):
+                    shutil.copy2(path, target / path.name)
 
 
 def _theme_mode(app, config) -> None:
