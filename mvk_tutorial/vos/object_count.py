@@ -24,7 +24,8 @@ from mvk_tutorial.mvk.captions import visible_objects
 from mvk_tutorial.mvk.render import noise_bank, render_background, render_frame
 from mvk_tutorial.mvk.scene import CLASSES, sample_object, sample_scene
 from mvk_tutorial.mvk.synthetic import GENERATOR_VERSION
-from mvk_tutorial.mvk.writer import JPEG_QUALITY
+from mvk_tutorial.mvk.writer import JPEG_QUALITY, _imwrite
+from mvk_tutorial.utils import atomic_path, atomic_write
 from mvk_tutorial.vos.data import write_mask
 from mvk_tutorial.vos.train_eval import evaluate_model
 
@@ -87,15 +88,14 @@ def write_object_count_set(
             background, noise = render_background(scene), noise_bank(scene)
             for t in range(scene.num_frames):
                 fr = render_frame(scene, t, background, noise)
-                cv2.imwrite(str(img_dir / f"{t:05d}.jpg"), fr.bgr, jpeg)
+                with atomic_path(img_dir / f"{t:05d}.jpg") as tmp:
+                    _imwrite(tmp, fr.bgr, jpeg)
                 write_mask(root / "Annotations" / "480p" / name / f"{t:05d}.png",
                            fr.instance_ids)
-    sets = root / "ImageSets" / "2017"
-    sets.mkdir(parents=True, exist_ok=True)
-    (sets / "val.txt").write_text("\n".join(names) + "\n", encoding="utf-8")
+    atomic_write(root / "ImageSets" / "2017" / "val.txt", "\n".join(names) + "\n")
     info = {"counts": list(counts), "videos": videos, "seed": seed,
             "num_frames": num_frames, "generator_version": GENERATOR_VERSION}
-    (root / "object_count.json").write_text(json.dumps(info, indent=1), encoding="utf-8")
+    atomic_write(root / "object_count.json", json.dumps(info, indent=1))
     return root
 
 
