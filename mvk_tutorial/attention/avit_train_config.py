@@ -30,5 +30,10 @@ class AViTTrainConfig:
     distill_alpha: float = 0.0  # weight of KL(plain ViT || A-ViT) on soft logits (0: none)
     distill_temperature: float = 1.0  # temperature of that KL
     halting: bool = True  # False: the same fine-tuning without halting (a control)
+    # the ViT's own recipe (``mvk train vit``, ch02 "What the confusion matrix says"):
+    zoom: float = 0.0  # random zoom-in by a factor in [1, 1 + zoom] (0: off)
+    balance: bool = False  # class-balanced loss weights (inverse class frequency)
+    paste: float = 0.0  # probability of pasting a frame's animals onto another scene
+    paste_shift: float = 0.0  # pasted animals move by up to this fraction of H and W
     seed: int = 0
     threads: int = 1

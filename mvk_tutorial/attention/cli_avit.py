@@ -19,7 +19,8 @@ _OPTIONS = {
     "epochs": int, "batch_size": int, "lr": float, "gate_scale": float,
     "gate_center": float, "ponder_scale": float, "distr_prior_alpha": float,
     "target_depth": float, "cls_ponder_scale": float, "distill_alpha": float,
-    "distill_temperature": float, "seed": int, "threads": int,
+    "distill_temperature": float, "zoom": float, "paste": float, "paste_shift": float,
+    "seed": int, "threads": int,
 }  # fmt: skip
 
 
@@ -29,12 +30,18 @@ def _cmd_train_avit(args) -> int:
 
     if args.epochs < 1 or args.batch_size < 1 or args.threads < 1:
         raise ValueError("--epochs, --batch-size, --threads: expected positive integers")
+    if not 0 <= args.zoom <= 2:
+        raise ValueError(f"--zoom {args.zoom}: expected a factor between 0 and 2")
+    if not 0 <= args.paste <= 1:
+        raise ValueError(f"--paste {args.paste}: expected a probability in [0, 1]")
+    if not 0 <= args.paste_shift <= 0.5:
+        raise ValueError(f"--paste-shift {args.paste_shift}: expected a fraction in [0, 0.5]")
     if not Path(args.vit).is_file():
         raise FileNotFoundError(f"--vit {args.vit}: no such weights file")
     values = {name: getattr(args, name) for name in _OPTIONS}
     cfg = AViTTrainConfig(
         preset=args.preset, halting=not args.no_halting,
-        patch_ponder_only=args.patch_ponder_only, **values,
+        patch_ponder_only=args.patch_ponder_only, balance=args.balance, **values,
     )  # fmt: skip
     command = f"mvk train avit --preset {args.preset} " + " ".join(
         f"--{name.replace('_', '-')} {value}" for name, value in values.items()
@@ -43,6 +50,8 @@ def _cmd_train_avit(args) -> int:
         command += " --no-halting"
     if args.patch_ponder_only:
         command += " --patch-ponder-only"
+    if args.balance:
+        command += " --balance"
     if Path(args.out).resolve() != DEFAULT_OUT:
         command += f" --out {shlex.quote(str(args.out))}"
     if Path(args.vit).resolve() != DEFAULT_VIT:
@@ -84,6 +93,11 @@ def register(groups) -> None:
         action="store_true",
         help="the ponder loss averages the patch tokens only (the class token is left to "
         "--cls-ponder-scale)",
+    )
+    p.add_argument(
+        "--balance",
+        action="store_true",
+        help="class-balanced loss (inverse class frequency), as mvk train vit --balance",
     )
     p.add_argument("--vit", default=str(DEFAULT_VIT), help="plain ViT weights to start from")
     p.add_argument("--out", default=str(DEFAULT_OUT), help="weights file (.pt)")

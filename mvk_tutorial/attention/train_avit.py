@@ -27,7 +27,7 @@ from torch import Tensor
 
 from mvk_tutorial.attention.avit import AViT, HaltingConfig, avit_from_vit, config_dict
 from mvk_tutorial.attention.avit_train_config import AViTTrainConfig
-from mvk_tutorial.attention.train_vit import _lr_at, augment
+from mvk_tutorial.attention.train_vit import _lr_at, augment, class_weights, load_masks, paste_animals
 from mvk_tutorial.utils import atomic_path
 from mvk_tutorial.attention.vit import ViTConfig
 from mvk_tutorial.attention.train_vit import prepare_data
@@ -68,18 +68,26 @@ def fit_avit(
     stop_after: int | None = None,
     log=print,
     teacher=None,
+    masks: tuple[Tensor, Tensor] | None = None,
 ) -> list[dict]:
     """Train ``model`` on images ``x`` in [0, 1] and labels ``y``; resumable.
 
     ``stop_after`` ends the run after that many epochs in total (to test resuming).
     ``teacher`` (a frozen plain ViT, eval mode) is needed when ``cfg.distill_alpha > 0``:
     its logits on the same augmented batch are the soft targets.
+    ``masks`` = (animal coverage, animal-free backgrounds) of the frames
+    (:func:`~mvk_tutorial.attention.train_vit.load_masks`) is needed when
+    ``cfg.paste > 0``: the ViT's copy-paste augmentation, so that the fine-tuning sees
+    the same kind of images the ViT was trained on.
 
     Book: ch05, section "Fine-tuning the tiny ViT".
     """
 
     if cfg.distill_alpha and teacher is None:
         raise ValueError("fit_avit: distill_alpha > 0 needs a teacher (the plain ViT)")
+    if cfg.paste > 0 and masks is None:
+        raise ValueError("fit_avit: paste > 0 needs the frames' masks (masks=...)")
+    class_w = class_weights(y, model.cfg.num_classes) if cfg.balance else None
     params = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
     g = torch.Generator().manual_seed(cfg.seed)
@@ -105,9 +113,18 @@ def fit_avit(
             idx = perm[i * cfg.batch_size : (i + 1) * cfg.batch_size]
             for group in opt.param_groups:
                 group["lr"] = _lr_at(epoch * steps + i, total, warmup, cfg.lr)
-            xb = (augment(x[idx], g) - mean.view(1, 3, 1, 1)) / std.view(1, 3, 1, 1)
+            xb = x[idx]
+            if cfg.paste > 0:  # the ViT's copy-paste (labels unchanged)
+                xb, _ = paste_animals(
+                    xb, y[idx], masks[0][idx], masks[1][idx], g, cfg.paste,
+                    **({"shift": cfg.paste_shift} if cfg.paste_shift else {}),
+                )  # fmt: skip
+            xb = augment(xb, g, zoom=cfg.zoom) if cfg.zoom else augment(xb, g)
+            xb = (xb - mean.view(1, 3, 1, 1)) / std.view(1, 3, 1, 1)
             logits = model(xb)
-            ce = F.cross_entropy(logits, y[idx], label_smoothing=cfg.label_smoothing)
+            ce = F.cross_entropy(
+                logits, y[idx], weight=class_w, label_smoothing=cfg.label_smoothing
+            )
             aux = model.losses(cfg.target_depth)
             ponder = model.rho[:, 1:].mean() if cfg.patch_ponder_only else aux["ponder"]
             loss = ce + cfg.ponder_scale * ponder + cfg.distr_prior_alpha * aux["distr_prior"]
@@ -251,8 +268,12 @@ def run_training(
     out = Path(out)
     partial = out.with_name(out.stem + ".partial.pt")
     teacher = vit.eval() if cfg.distill_alpha else None
+    masks = None
+    if cfg.paste > 0:  # coverage and inpainted backgrounds, as mvk train vit makes them
+        masks = load_masks(list(data["df"]["semantic_path"].iloc[tr]), data["images"][tr])
     history = fit_avit(
-        model, x01[tr], y[tr], cfg, mean, std, partial=partial, log=log, teacher=teacher
+        model, x01[tr], y[tr], cfg, mean, std, partial=partial, log=log, teacher=teacher,
+        masks=masks,
     )
     held, train = evaluate_avit(model, xn[ho], y[ho]), evaluate_avit(model, xn[tr], y[tr])
     seqs = data["df"]["seq"].to_numpy()
@@ -300,6 +321,19 @@ def run_training(
     return metrics
 
 
+def _augmentation_text(c: dict) -> str:
+    """The augmentations of a train config, in words (for the .md sidecar)."""
+    parts = ["flips, colour gains and shifts as `mvk train vit`"]
+    if c.get("zoom"):
+        parts.append(f"random zoom-in up to {1 + c['zoom']:g}x")
+    if c.get("paste"):
+        shift = f", moved by up to {c['paste_shift']:g} of the frame" if c.get("paste_shift") else ""
+        parts.append(f"copy-paste of the animals onto other scenes (probability {c['paste']:g}{shift})")
+    if c.get("balance"):
+        parts.append("class-balanced loss")
+    return ", ".join(parts)
+
+
 def write_sidecars(out: Path, info: dict) -> None:
     """``out``.json (machine-readable) and ``out``.md (for readers), atomically."""
     import json
@@ -330,6 +364,7 @@ Produced by the package's own command (no notebook trains it):
   class-token ponder scale {c.get("cls_ponder_scale", 0.0)}, distributional prior alpha
   {c["distr_prior_alpha"]} (Gaussian around block {c["target_depth"]}), distillation from the
   plain ViT alpha {c.get("distill_alpha", 0.0)} at temperature {c.get("distill_temperature", 1.0)};
+  augmentation {_augmentation_text(c)};
   {c["threads"]} CPU thread(s), torch {info["torch"]}, {m["minutes"]} min wall time;
   file {info["file_mb"]} MB.
 

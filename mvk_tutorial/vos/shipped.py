@@ -18,7 +18,11 @@ import torch
 from mvk_tutorial.weights import WEIGHTS_DIR  # noqa: E402 (one definition, in weights/)
 from mvk_tutorial.vos.deaot.checkpoint import load_state_dict_checked
 from mvk_tutorial.vos.train import build_model
-SHIPPED = {"deaot-mini": "deaot_mini_mvk.pt", "aot-mini": "aot_mini_mvk.pt"}
+SHIPPED = {
+    "deaot-mini": "deaot_mini_mvk.pt",
+    "aot-mini": "aot_mini_mvk.pt",  # the baseline, same command and budget
+    "deaot-mini-single": "deaot_mini_single_mvk.pt",  # the one-branch ablation
+}
 
 
 def shipped_weights(name: str) -> Path:
@@ -48,7 +52,7 @@ def shipped_sidecar(name: str) -> dict:
 
 
 def load_shipped(name: str, device: str | torch.device = "cpu"):
-    """Build ``name`` (``deaot-mini`` or ``aot-mini``) with its shipped weights, in eval mode.
+    """Build ``name`` (a key of ``SHIPPED``) with its shipped weights, in eval mode.
 
     Book: ch08, section "DeAOT segmenting unseen videos".
     """

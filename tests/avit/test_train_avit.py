@@ -34,6 +34,10 @@ def _run(tmp_path, stops, **extra):
     cfg = AViTTrainConfig(epochs=3, batch_size=8, gate_center=0.0, gate_scale=5.0, **extra)
     teacher = _teacher() if cfg.distill_alpha else None
     x, y = _data()
+    masks = None
+    if cfg.paste:  # animal coverage and animal-free backgrounds, as load_masks gives
+        g = torch.Generator().manual_seed(1)
+        masks = (torch.rand(16, 1, 16, 16, generator=g).round(), torch.rand(16, 3, 16, 16, generator=g))
     mean, std = torch.full((3,), 0.5), torch.full((3,), 0.25)
     partial = tmp_path / "run.partial.pt"
     hist = None
@@ -43,7 +47,7 @@ def _run(tmp_path, stops, **extra):
         model2 = AViT(CFG, HaltingConfig(gate_scale=5.0, gate_center=0.0))
         model2.load_state_dict(model.state_dict())  # same start weights each time
         hist = fit_avit(model2, x, y, cfg, mean, std, partial=partial, stop_after=stop,
-                        log=lambda *_: None, teacher=teacher)
+                        log=lambda *_: None, teacher=teacher, masks=masks)
     return model2, hist
 
 
@@ -52,7 +56,34 @@ EXTRA = {
     "class-token ponder, distillation": dict(
         cls_ponder_scale=0.5, patch_ponder_only=True, distill_alpha=1.0, distill_temperature=2.0
     ),
+    "the ViT's augmentations (shipped recipe)": dict(
+        cls_ponder_scale=1.0, ponder_scale=0.0, distr_prior_alpha=0.0, distill_alpha=2.0,
+        distill_temperature=2.0, zoom=0.5, paste=1.0, paste_shift=0.3, balance=True,
+    ),
 }
+
+
+def test_paste_needs_the_masks():
+    x, y = _data()
+    model = AViT(CFG, HaltingConfig(gate_scale=5.0, gate_center=0.0))
+    cfg = AViTTrainConfig(epochs=1, batch_size=8, paste=1.0)
+    with pytest.raises(ValueError, match="masks"):
+        fit_avit(model, x, y, cfg, torch.zeros(3), torch.ones(3), log=lambda *_: None)
+
+
+def test_paste_and_balance_change_the_training():
+    """The options are used: the same seed with and without them ends elsewhere."""
+    a, _ = _run_once(dict())
+    b, _ = _run_once(dict(zoom=0.5, paste=1.0, paste_shift=0.3, balance=True))
+    assert not all(torch.equal(u, v) for u, v in zip(a.state_dict().values(), b.state_dict().values()))
+
+
+def _run_once(extra):
+    import tempfile
+    from pathlib import Path
+
+    with tempfile.TemporaryDirectory() as tmp:
+        return _run(Path(tmp), [None], **extra)
 
 
 @pytest.mark.parametrize("extra", EXTRA.values(), ids=EXTRA.keys())
@@ -89,6 +120,9 @@ def test_cli_rejects_bad_arguments(tmp_path, capsys):
     assert "--epochs" in capsys.readouterr().err
     assert main(["train", "avit", "--vit", str(tmp_path / "nope.pt")]) == 2
     assert "--vit" in capsys.readouterr().err
+    for flag, bad in (("--paste", "1.5"), ("--paste-shift", "0.9"), ("--zoom", "-1")):
+        assert main(["train", "avit", flag, bad]) == 2
+        assert flag in capsys.readouterr().err
 
 
 def test_extra_losses_change_training_and_distillation_needs_a_teacher(tmp_path):
