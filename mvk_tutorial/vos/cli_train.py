@@ -102,8 +102,10 @@ def _cmd(args, family: str) -> int:
             if init.with_suffix(".json").is_file():
                 prev = json.loads(init.with_suffix(".json").read_text("utf-8"))
                 sidecar["init_from"]["sidecar"] = {
-                    k: prev.get(k) for k in ("command", "seed", "data", "train", "eval")
-                }
+                    k: prev.get(k)
+                    for k in ("command", "seed", "data", "train", "eval", "init_from")
+                    if k in prev
+                }  # with the earlier stage's own init_from: the whole chain of stages
         export_weights(model, args.export, sidecar)
         g = scores["global"]
         print(f"wrote {args.export}: J&F {g['J&F-Mean']:.3f} (J {g['J-Mean']:.3f}, "
