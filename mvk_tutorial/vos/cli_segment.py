@@ -25,6 +25,7 @@ from pathlib import Path
 
 def register(groups) -> None:
     """Add ``mvk vos segment`` to the ``mvk`` groups."""
+    from mvk_tutorial.vos.aot.configs import AOT_CONFIGS
     from mvk_tutorial.vos.deaot.configs import CONFIGS, CPU_CONFIGS
 
     p = groups["vos"].add_parser(
@@ -53,14 +54,16 @@ def register(groups) -> None:
         "--out", required=True, type=Path, help="output folder of palette PNGs"
     )
     p.add_argument(
-        "--model", default="deaot-t", choices=sorted(CONFIGS) + sorted(CPU_CONFIGS)
+        "--model",
+        default="deaot-t",
+        choices=sorted(CONFIGS) + sorted(CPU_CONFIGS) + sorted(AOT_CONFIGS),
     )
     p.add_argument(
         "--checkpoint",
         default=None,
         type=Path,
         help="official aot-benchmark checkpoint (.pth) for --model; without it, the "
-        "weights the package ships (deaot-mini)",
+        "weights the package ships (deaot-mini, aot-mini, deaot-mini-single)",
     )
     p.add_argument("--flip", action="store_true", help="flip test-time augmentation")
     p.add_argument(
@@ -101,14 +104,15 @@ def _load_model(args):
     import torch
 
     from mvk_tutorial.utils import get_device
-    from mvk_tutorial.vos.deaot import build_deaot, load_official_checkpoint
+    from mvk_tutorial.vos.deaot import load_official_checkpoint
+    from mvk_tutorial.vos.train import build_model  # deaot-* or aot-*
 
     if args.checkpoint is None:  # the weights shipped with the package (ch08)
         from mvk_tutorial.vos.shipped import load_shipped
 
         model = load_shipped(args.model)
     else:
-        model = build_deaot(args.model)
+        model = build_model(args.model)
         load_official_checkpoint(model, args.checkpoint)
     device = torch.device(args.device) if args.device else get_device()
     return model.to(device).eval()

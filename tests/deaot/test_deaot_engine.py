@@ -361,6 +361,11 @@ def test_cli_segment_with_the_shipped_deaot_mini(tmp_path, capsys):
     assert sorted(p.name for p in (res / "aa").iterdir()) == [
         "00000.png", "00001.png", "00002.png"
     ]
+    # the baseline and the ablation ship too, and go through the same command
+    for other in ("aot-mini", "deaot-mini-single"):
+        out = tmp_path / other
+        assert main(base[:5] + [str(out), "--device", "cpu", "--model", other]) == 0
+        assert len(list((out / "aa").iterdir())) == 3
     capsys.readouterr()
     # an official model has no shipped weights: a clean error naming those that do
     assert main(base[:5] + [str(tmp_path / "other"), "--model", "deaot-t"]) == 2
