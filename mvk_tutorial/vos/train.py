@@ -283,6 +283,9 @@ def train(
         scaler.load_state_dict(ck["scaler"])
         step = int(ck["step"])
         set_rng_state(ck["rng"])
+        earlier_s = float(ck.get("train_s", 0.0))  # wall time of the earlier runs
+    else:
+        earlier_s = 0.0
     net = ClipTrainer(model)
     if world > 1:
         from torch.nn.parallel import DistributedDataParallel as DDP
@@ -300,6 +303,7 @@ def train(
             "step": step,
             "rng": rng_state(),
             "data": data_info or {},
+            "train_s": earlier_s + time.perf_counter() - t0,  # all runs so far
         }
         with atomic_path(ckpt_path) as tmp:
             torch.save(ck, tmp)
@@ -347,6 +351,7 @@ def train(
         "steps": step,
         "steps_this_run": step - first,
         "wall_s": wall,
+        "wall_s_total": earlier_s + wall,  # every run of this folder (from checkpoints)
         "s_per_step": wall / max(1, step - first),
         "world_size": world,
         "model": model,

@@ -33,8 +33,13 @@ def test_resumed_run_equals_uninterrupted(mini_davis, tmp_path):
     train(cfg, mini_davis, tmp_path / "a", progress=False)
     out = train(cfg, mini_davis, tmp_path / "b", progress=False, stop_after=2)
     assert out["steps"] == 2 and not (tmp_path / "b" / "model.pt").exists()
+    first_s = out["wall_s"]
     out = train(cfg, mini_davis, tmp_path / "b", progress=False)  # resumes at step 2
     assert out["steps_this_run"] == 2
+    # the training time of both runs is kept (the sidecar's wall_s_total)
+    assert out["wall_s_total"] > out["wall_s"] + 0.5 * first_s  # (less the last save)
+    again = train(cfg, mini_davis, tmp_path / "b", progress=False)  # finished: 0 steps
+    assert again["steps_this_run"] == 0 and again["wall_s_total"] >= out["wall_s_total"]
     a, b = _load(tmp_path / "a" / "model.pt"), _load(tmp_path / "b" / "model.pt")
     assert a.keys() == b.keys()
     for k in a:
