@@ -80,7 +80,8 @@ def _cmd(args, family: str) -> int:
             "seed": args.seed,
             "data": data,
             "train": dict(asdict(cfg), wall_s_last_run=round(result["wall_s"], 1),
-                          wall_s_total=round(result["wall_s_total"], 1),
+                          wall_s_total=None if result["wall_s_total"] is None
+                          else round(result["wall_s_total"], 1),
                           threads=args.threads),
             "eval_data": {
                 "dataset": "MVK-mini", "preset": args.preset, "split": "val",

@@ -283,7 +283,9 @@ def train(
         scaler.load_state_dict(ck["scaler"])
         step = int(ck["step"])
         set_rng_state(ck["rng"])
-        earlier_s = float(ck.get("train_s", 0.0))  # wall time of the earlier runs
+        # wall time of the earlier runs (None: a checkpoint from before it was kept)
+        earlier_s = ck.get("train_s")
+        earlier_s = None if earlier_s is None else float(earlier_s)
     else:
         earlier_s = 0.0
     net = ClipTrainer(model)
@@ -303,7 +305,8 @@ def train(
             "step": step,
             "rng": rng_state(),
             "data": data_info or {},
-            "train_s": earlier_s + time.perf_counter() - t0,  # all runs so far
+            # all runs so far (unknown if an earlier run did not record it)
+            "train_s": None if earlier_s is None else earlier_s + time.perf_counter() - t0,
         }
         with atomic_path(ckpt_path) as tmp:
             torch.save(ck, tmp)
@@ -351,7 +354,8 @@ def train(
         "steps": step,
         "steps_this_run": step - first,
         "wall_s": wall,
-        "wall_s_total": earlier_s + wall,  # every run of this folder (from checkpoints)
+        # every run of this folder (from the checkpoints); None if one did not record it
+        "wall_s_total": None if earlier_s is None else earlier_s + wall,
         "s_per_step": wall / max(1, step - first),
         "world_size": world,
         "model": model,
