@@ -4,6 +4,7 @@ Tests must pass on a machine without internet access, so any attempt to open a
 connection to a non-loopback address fails loudly here instead of hanging.
 """
 
+import contextlib
 import ipaddress
 import os
 import socket
@@ -39,3 +40,29 @@ def _no_network(monkeypatch):
     monkeypatch.setattr(socket.socket, "connect", _guarded_connect)
     yield
 
+
+@pytest.fixture
+def interrupt_on_call(monkeypatch):
+    """A run killed mid-training: ``with interrupt_on_call(module, "name", n): fit(...)``
+    replaces ``module.name`` by a wrapper whose ``n``-th call raises KeyboardInterrupt,
+    requires the body to be interrupted, and puts the original back on exit."""
+
+    @contextlib.contextmanager
+    def patch(module, name: str, n: int):
+        real = getattr(module, name)
+        calls = {"n": 0}
+
+        def dies(*args, **kwargs):
+            calls["n"] += 1
+            if calls["n"] == n:
+                raise KeyboardInterrupt
+            return real(*args, **kwargs)
+
+        monkeypatch.setattr(module, name, dies)
+        try:
+            with pytest.raises(KeyboardInterrupt):
+                yield
+        finally:
+            monkeypatch.setattr(module, name, real)
+
+    return patch

@@ -19,17 +19,26 @@ DEFAULT_OUT = WEIGHTS_DIR / "vit_tiny_mvk.pt"
 DEFAULT_MODEL = {"vit": "vit_tiny_mvk", "cnn": "cnn_tiny_mvk"}
 
 
-def _cmd_train_vit(args) -> int:
-    from mvk_tutorial.attention.train_vit import TrainConfig, run_training
+def check_augmentation_args(args) -> None:
+    """ValueError naming the flag if ``--zoom``, ``--paste`` or ``--paste-shift`` is out of
+    range (``mvk train vit`` and ``mvk train avit`` share these options).
 
-    if args.epochs < 1 or args.batch_size < 1:
-        raise ValueError("--epochs and --batch-size: expected positive integers")
+    Book: ch02, section "What the confusion matrix says".
+    """
     if not 0 <= args.zoom <= 2:
         raise ValueError(f"--zoom {args.zoom}: expected a factor between 0 and 2")
     if not 0 <= args.paste <= 1:
         raise ValueError(f"--paste {args.paste}: expected a probability in [0, 1]")
     if not 0 <= args.paste_shift <= 0.5:
         raise ValueError(f"--paste-shift {args.paste_shift}: expected a fraction in [0, 0.5]")
+
+
+def _cmd_train_vit(args) -> int:
+    from mvk_tutorial.attention.train_vit import TrainConfig, run_training
+
+    if args.epochs < 1 or args.batch_size < 1:
+        raise ValueError("--epochs and --batch-size: expected positive integers")
+    check_augmentation_args(args)
     if not 0 <= args.gain < 1:
         raise ValueError(f"--gain {args.gain}: expected an amplitude in [0, 1)")
     kind = args.kind

@@ -26,16 +26,12 @@ _OPTIONS = {
 
 def _cmd_train_avit(args) -> int:
     from mvk_tutorial.attention.avit_train_config import AViTTrainConfig
+    from mvk_tutorial.attention.cli import check_augmentation_args
     from mvk_tutorial.attention.train_avit import run_training
 
     if args.epochs < 1 or args.batch_size < 1 or args.threads < 1:
         raise ValueError("--epochs, --batch-size, --threads: expected positive integers")
-    if not 0 <= args.zoom <= 2:
-        raise ValueError(f"--zoom {args.zoom}: expected a factor between 0 and 2")
-    if not 0 <= args.paste <= 1:
-        raise ValueError(f"--paste {args.paste}: expected a probability in [0, 1]")
-    if not 0 <= args.paste_shift <= 0.5:
-        raise ValueError(f"--paste-shift {args.paste_shift}: expected a fraction in [0, 0.5]")
+    check_augmentation_args(args)  # the same options as mvk train vit
     if not Path(args.vit).is_file():
         raise FileNotFoundError(f"--vit {args.vit}: no such weights file")
     values = {name: getattr(args, name) for name in _OPTIONS}

@@ -27,10 +27,11 @@ from torch import Tensor
 
 from mvk_tutorial.attention.avit import AViT, HaltingConfig, avit_from_vit, config_dict
 from mvk_tutorial.attention.avit_train_config import AViTTrainConfig
-from mvk_tutorial.attention.train_vit import _lr_at, augment, class_weights, load_masks, paste_animals
 from mvk_tutorial.utils import atomic_path
 from mvk_tutorial.attention.vit import ViTConfig
-from mvk_tutorial.attention.train_vit import prepare_data
+from mvk_tutorial.attention.train_vit import (
+    _lr_at, augment, class_weights, load_masks, paste_animals, prepare_data,
+)  # fmt: skip
 from mvk_tutorial.attention.vit import load_vit
 from mvk_tutorial.mvk.labels import load_manifest
 from mvk_tutorial.mvk.synthetic import ensure_mvk_mini

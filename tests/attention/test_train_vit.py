@@ -46,7 +46,7 @@ def _toy_problem():
     return x, y, cfg
 
 
-def test_interrupted_training_resumes_to_the_same_weights(tmp_path, monkeypatch):
+def test_interrupted_training_resumes_to_the_same_weights(tmp_path, interrupt_on_call):
     x, y, vcfg = _toy_problem()
     tcfg = TrainConfig(epochs=3, batch_size=16, warmup_epochs=1, seed=0)
     torch.manual_seed(0)
@@ -62,22 +62,11 @@ def test_interrupted_training_resumes_to_the_same_weights(tmp_path, monkeypatch)
         log=lambda *_: None,
     )
 
-    calls = {"n": 0}
-    real_augment = train_vit.augment
-
-    def flaky(*a, **k):  # dies in the 2nd epoch (3 steps per epoch)
-        calls["n"] += 1
-        if calls["n"] == 5:
-            raise KeyboardInterrupt
-        return real_augment(*a, **k)
-
     torch.manual_seed(0)
     model = VisionTransformer(vcfg)
     partial = tmp_path / "run.partial.pt"
-    monkeypatch.setattr(train_vit, "augment", flaky)
-    with pytest.raises(KeyboardInterrupt):
+    with interrupt_on_call(train_vit, "augment", 5):  # in epoch 2 (3 steps per epoch)
         fit(model, x, y, tcfg, MEAN, STD, partial=partial, log=lambda *_: None)
-    monkeypatch.setattr(train_vit, "augment", real_augment)
     assert torch.load(partial, weights_only=True)["epoch"] == 1
     torch.manual_seed(123)  # a different init: resuming must overwrite it
     resumed = VisionTransformer(vcfg)

@@ -98,7 +98,7 @@ def test_brightness_gain_keeps_hue_and_channel_gain_does_not():
         augment(x, torch.Generator(), gain_mode="hue")
 
 
-def test_resume_is_exact_with_paste_and_balance(tmp_path, monkeypatch):
+def test_resume_is_exact_with_paste_and_balance(tmp_path, interrupt_on_call):
     g = torch.Generator().manual_seed(0)
     x = torch.rand(40, 3, 16, 16, generator=g)
     y = torch.randint(0, 3, (40,), generator=g)
@@ -113,22 +113,11 @@ def test_resume_is_exact_with_paste_and_balance(tmp_path, monkeypatch):
     torch.manual_seed(0)
     ref = VisionTransformer(vcfg)
     ref_hist = fit(ref, x, y, tcfg, MEAN, STD, partial=tmp_path / "ref.partial.pt", **quiet)
-    calls = {"n": 0}
-    real = train_vit.paste_animals
-
-    def dies_in_epoch_2(*a, **k):  # 3 steps per epoch
-        calls["n"] += 1
-        if calls["n"] == 5:
-            raise KeyboardInterrupt
-        return real(*a, **k)
-
     torch.manual_seed(0)
     model = VisionTransformer(vcfg)
     partial = tmp_path / "run.partial.pt"
-    monkeypatch.setattr(train_vit, "paste_animals", dies_in_epoch_2)
-    with pytest.raises(KeyboardInterrupt):
+    with interrupt_on_call(train_vit, "paste_animals", 5):  # 3 steps per epoch
         fit(model, x, y, tcfg, MEAN, STD, partial=partial, **quiet)
-    monkeypatch.setattr(train_vit, "paste_animals", real)
     torch.manual_seed(99)
     resumed = VisionTransformer(vcfg)
     hist = fit(resumed, x, y, tcfg, MEAN, STD, partial=partial, **quiet)

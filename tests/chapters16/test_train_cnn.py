@@ -59,7 +59,7 @@ def test_save_and_load_cnn(tmp_path):
         load_cnn(tmp_path / "nope.pt")
 
 
-def test_resume_equals_uninterrupted_with_dropout(tmp_path, monkeypatch):
+def test_resume_equals_uninterrupted_with_dropout(tmp_path, interrupt_on_call):
     g = torch.Generator().manual_seed(0)
     x, y = torch.rand(40, 3, 16, 16, generator=g), torch.randint(0, 3, (40,), generator=g)
     vcfg = ViTConfig(img_size=16, patch_size=8, num_classes=3, dim=16, depth=1,
@@ -68,22 +68,11 @@ def test_resume_equals_uninterrupted_with_dropout(tmp_path, monkeypatch):
     torch.manual_seed(0)
     ref = VisionTransformer(vcfg)
     fit(ref, x, y, tcfg, MEAN, STD, partial=tmp_path / "ref.partial.pt", log=lambda *_: None)
-    calls = {"n": 0}
-    real = train_vit.augment
-
-    def flaky(*a, **k):
-        calls["n"] += 1
-        if calls["n"] == 5:
-            raise KeyboardInterrupt
-        return real(*a, **k)
-
     torch.manual_seed(0)
     model = VisionTransformer(vcfg)
     partial = tmp_path / "run.partial.pt"
-    monkeypatch.setattr(train_vit, "augment", flaky)
-    with pytest.raises(KeyboardInterrupt):
+    with interrupt_on_call(train_vit, "augment", 5):
         fit(model, x, y, tcfg, MEAN, STD, partial=partial, log=lambda *_: None)
-    monkeypatch.setattr(train_vit, "augment", real)
     torch.manual_seed(999)  # the global RNG moves on in between: resume must restore it
     torch.rand(100)
     resumed = VisionTransformer(vcfg)

@@ -29,7 +29,7 @@ def _problem():
     return x, y, cfg
 
 
-def test_resume_with_dropout_equals_uninterrupted(tmp_path, monkeypatch):
+def test_resume_with_dropout_equals_uninterrupted(tmp_path, interrupt_on_call):
     x, y, vcfg = _problem()
     tcfg = TrainConfig(epochs=2, batch_size=6, warmup_epochs=1, seed=0, threads=1)
     quiet = dict(log=lambda *_: None, data_id={"root": "A"})
@@ -37,22 +37,11 @@ def test_resume_with_dropout_equals_uninterrupted(tmp_path, monkeypatch):
     ref = VisionTransformer(vcfg)
     fit(ref, x, y, tcfg, MEAN, STD, partial=tmp_path / "ref.partial.pt", **quiet)
 
-    calls = {"n": 0}
-    real = train_vit.augment
-
-    def dies_in_epoch_2(*a, **k):  # 2 steps per epoch
-        calls["n"] += 1
-        if calls["n"] == 3:
-            raise KeyboardInterrupt
-        return real(*a, **k)
-
     torch.manual_seed(0)
     model = VisionTransformer(vcfg)
     partial = tmp_path / "run.partial.pt"
-    monkeypatch.setattr(train_vit, "augment", dies_in_epoch_2)
-    with pytest.raises(KeyboardInterrupt):
+    with interrupt_on_call(train_vit, "augment", 3):  # 2 steps per epoch
         fit(model, x, y, tcfg, MEAN, STD, partial=partial, **quiet)
-    monkeypatch.setattr(train_vit, "augment", real)
     torch.manual_seed(999)  # another process: global RNG elsewhere; must be restored
     import random
 
