@@ -29,11 +29,19 @@ def _cmd(args, family: str) -> int:
     else:
         from mvk_tutorial.mvk.synthetic import GENERATOR_VERSION
 
-        davis = mvk_mini_collection(args.data_seed, args.preset) / "DAVIS"
+        seeds = parse_seeds(args.data_seed)
+        if args.eval_seed in seeds:
+            raise ValueError(
+                f"--data-seed {args.data_seed}: includes --eval-seed {args.eval_seed}; "
+                "the evaluation videos must be ones the model never saw"
+            )
+        davis = [mvk_mini_collection(s, args.preset) / "DAVIS" for s in seeds]
+        davis = davis[0] if len(davis) == 1 else davis
         data = {
             "dataset": "MVK-mini",
             "preset": args.preset,
-            "generator_seed": args.data_seed,
+            # one seed stays an int, as in the sidecars written before lists existed
+            "generator_seed": seeds[0] if len(seeds) == 1 else seeds,
             "generator_version": GENERATOR_VERSION,
             "split": args.split,
         }
@@ -115,6 +123,23 @@ def _cmd(args, family: str) -> int:
     return 0
 
 
+def parse_seeds(text: str) -> list[int]:
+    """``"1"`` -> [1]; ``"1,3,4"`` -> [1, 3, 4] (MVK-mini generator seeds, pooled).
+
+    Book: ch08, section "Training DeAOT on MVK-mini".
+    """
+    try:
+        seeds = [int(t) for t in str(text).split(",") if t.strip()]
+    except ValueError:
+        seeds = []
+    if not seeds or any(s < 0 for s in seeds) or len(set(seeds)) != len(seeds):
+        raise ValueError(
+            f"--data-seed: expected a seed >= 0 or distinct seeds separated by commas "
+            f"(e.g. 1,3,4), got {text!r}"
+        )
+    return seeds
+
+
 def register(groups) -> None:
     """Add ``mvk train deaot`` and ``mvk train aot`` (see ``mvk_tutorial.cli``)."""
     for family in ("deaot", "aot"):
@@ -145,8 +170,9 @@ def register(groups) -> None:
         p.add_argument("--seed", type=int, default=0)
         p.add_argument("--checkpoint-every", type=int, default=50)
         p.add_argument("--preset", default="book", help="MVK-mini preset sizes")
-        p.add_argument("--data-seed", type=int, default=1,
-                       help="MVK-mini generator seed of the training videos")
+        p.add_argument("--data-seed", default="1",
+                       help="MVK-mini generator seed(s) of the training videos: 1, or "
+                       "several pooled, e.g. 1,3,4")
         p.add_argument("--split", default="train,val", help="image sets to train on")
         p.add_argument("--davis-root", default=None,
                        help="train on this DAVIS-layout folder instead of MVK-mini")

@@ -209,7 +209,7 @@ def _dist_info() -> tuple[int, int]:
 
 def train(
     cfg: TrainConfig,
-    davis_root: str | os.PathLike,
+    davis_root: str | os.PathLike | list,
     out_dir: str | os.PathLike,
     split: str = "train",
     device: str | torch.device | None = None,

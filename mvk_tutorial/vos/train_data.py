@@ -59,7 +59,8 @@ class DavisClips:
     """Random training clips from ``<davis_root>/{JPEGImages,Annotations}/480p``.
 
     Args:
-        davis_root: a DAVIS-layout folder (``<mvk-mini>/DAVIS`` or DAVIS 2017).
+        davis_root: a DAVIS-layout folder (``<mvk-mini>/DAVIS`` or DAVIS 2017), or a
+            list of them (their sequences are pooled, e.g. MVK-mini of several seeds).
         split: image set, e.g. ``"train"``, or several: ``"train,val"``.
         cfg: a ``ClipConfig``.
         seed: base seed of the sampler.
@@ -70,25 +71,31 @@ class DavisClips:
     def __init__(
         self, davis_root, split: str = "train", cfg=ClipConfig(), seed: int = 0
     ):
-        self.root = Path(davis_root)
+        roots = davis_root if isinstance(davis_root, (list, tuple)) else [davis_root]
+        if not roots:
+            raise ValueError("davis_root: expected a folder or a non-empty list of folders")
+        self.roots = [Path(r) for r in roots]
+        self.root = self.roots[0]
         self.cfg, self.seed = cfg, seed
-        names = []  # "train,val" -> both image sets
-        for part in split.split(","):
-            names += list_sequences(self.root, year="2017", split=part.strip())
         self.sequences = []
-        for name in names:
-            frames = list_frames(self.root, name)
-            annos = list_annotations(self.root, name)
-            if len(annos) != len(frames):
-                raise ValueError(
-                    f"{self.root}: sequence {name} has {len(frames)} frames but "
-                    f"{len(annos)} annotations; training needs every frame annotated"
-                )
-            if len(frames) >= cfg.clip_len:
-                self.sequences.append((name, frames, annos))
+        for root in self.roots:
+            names = []  # "train,val" -> both image sets
+            for part in split.split(","):
+                names += list_sequences(root, year="2017", split=part.strip())
+            for name in names:
+                frames = list_frames(root, name)
+                annos = list_annotations(root, name)
+                if len(annos) != len(frames):
+                    raise ValueError(
+                        f"{root}: sequence {name} has {len(frames)} frames but "
+                        f"{len(annos)} annotations; training needs every frame annotated"
+                    )
+                if len(frames) >= cfg.clip_len:
+                    self.sequences.append((name, frames, annos))
         if not self.sequences:
+            where = ", ".join(str(r) for r in self.roots)
             raise ValueError(
-                f"{self.root}: no {split!r} sequence with >= {cfg.clip_len} frames"
+                f"{where}: no {split!r} sequence with >= {cfg.clip_len} frames"
             )
         if not 0.0 <= cfg.multi_object <= 1.0:
             raise ValueError(f"multi_object: expected a fraction in [0, 1], got {cfg.multi_object}")

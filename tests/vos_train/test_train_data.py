@@ -74,3 +74,43 @@ def test_object_aware_sampling_shows_more_objects(mini_davis):
 def test_multi_object_fraction_is_checked(mini_davis):
     with pytest.raises(ValueError, match="multi_object"):
         DavisClips(mini_davis, "train", ClipConfig(multi_object=1.5))
+
+
+def test_several_roots_pool_their_sequences(mini_davis, tmp_path):
+    """Two folders (e.g. MVK-mini of two seeds) give the sequences of both, in order."""
+    import shutil
+
+    other = tmp_path / "DAVIS"
+    shutil.copytree(mini_davis, other)
+    cfg = ClipConfig(clip_len=3, crop=(49, 49))
+    one = DavisClips(mini_davis, "train", cfg, seed=0)
+    both = DavisClips([mini_davis, other], "train", cfg, seed=0)
+    assert len(both) == 2 * len(one)
+    firsts = {str(f[0]) for _, f, _ in both.sequences}
+    assert any(str(other) in p for p in firsts) and any(str(mini_davis) in p for p in firsts)
+    with pytest.raises(ValueError, match="davis_root"):
+        DavisClips([], "train", cfg)
+
+
+@pytest.mark.parametrize("text", ["", "a", "1,1", "-1", "1,,x"])
+def test_data_seed_list_is_checked(text):
+    from mvk_tutorial.vos.cli_train import parse_seeds
+
+    with pytest.raises(ValueError, match="--data-seed"):
+        parse_seeds(text)
+
+
+def test_data_seed_list_parses():
+    from mvk_tutorial.vos.cli_train import parse_seeds
+
+    assert parse_seeds("1") == [1] and parse_seeds("1,3,4") == [1, 3, 4]
+
+
+def test_training_on_the_evaluation_seed_is_refused(tmp_path, capsys):
+    from mvk_tutorial.cli import main
+
+    rc = main(["train", "deaot", "--out", str(tmp_path / "r"), "--data-seed", "1,0",
+               "--steps", "1"])
+    assert rc == 2
+    assert "--eval-seed 0" in capsys.readouterr().err
+    assert not (tmp_path / "r").exists()
