@@ -36,7 +36,6 @@ def _cmd(args, family: str) -> int:
                 "the evaluation videos must be ones the model never saw"
             )
         davis = [mvk_mini_collection(s, args.preset) / "DAVIS" for s in seeds]
-        davis = davis[0] if len(davis) == 1 else davis
         data = {
             "dataset": "MVK-mini",
             "preset": args.preset,

@@ -75,7 +75,6 @@ class DavisClips:
         if not roots:
             raise ValueError("davis_root: expected a folder or a non-empty list of folders")
         self.roots = [Path(r) for r in roots]
-        self.root = self.roots[0]
         self.cfg, self.seed = cfg, seed
         self.sequences = []
         for root in self.roots:
