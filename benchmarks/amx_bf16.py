@@ -97,5 +97,6 @@ def main() -> None:
           "output rounding, far outside the parity tolerance; only a kernel that returns "
           "the fp32 accumulator (and fuses the split) could use the AMX units for DeAOT.")
 
+
 if __name__ == "__main__":
     main()
