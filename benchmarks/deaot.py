@@ -56,7 +56,7 @@ from torch.profiler import ProfilerActivity, profile
 from torch.utils.flop_counter import FlopCounterMode, conv_flop_count
 
 from mvk_tutorial.utils import format_table, measure_limits, roofline
-from mvk_tutorial.utils.bench import MachineLimits
+from mvk_tutorial.utils.bench import MachineLimits, cpu_name
 from mvk_tutorial.utils.traffic import TrafficCounter
 from mvk_tutorial.vos.deaot import DeAOTEngine, build_deaot
 from mvk_tutorial.vos.deaot.switches import official_paths
@@ -73,8 +73,19 @@ def _fused_conv_flops(x_shape, w_or_other, *args, out_shape=None, **kwargs) -> i
     return conv_flop_count(x_shape, w_shape, out_shape)
 
 
+def _onednn_linear_flops(x_shape, w_shape, *args, out_shape=None, **kwargs) -> int:
+    """FLOPs of ``mkldnn::_linear_pointwise``: x (..., K) times w (N, K)^T."""
+    rows = 1
+    for d in x_shape[:-1]:
+        rows *= d
+    return 2 * rows * x_shape[-1] * w_shape[0]
+
+
 # keyed by the op packet: the counter looks overloads up through it
-FLOP_MAPPING = {torch.ops.mkldnn._convolution_pointwise: _fused_conv_flops}
+FLOP_MAPPING = {
+    torch.ops.mkldnn._convolution_pointwise: _fused_conv_flops,
+    torch.ops.mkldnn._linear_pointwise: _onednn_linear_flops,
+}
 
 
 def make_inputs(frames: int, device):
@@ -156,9 +167,13 @@ def cpu_time_limits(n: int = 2048, copy_mib: int = 256) -> MachineLimits:
     """Matmul peak and copy bandwidth per CPU-second (process time, best of 5).
 
     The rows' ``cpu-s/frame`` is process time, so the roofline compares it with a peak
-    measured the same way: on a shared machine wall-clock peaks drop with the load.
+    measured the same way: on a shared machine wall-clock peaks drop with the load. The
+    peak is the faster of PyTorch's two float32 matrix products, the BLAS one
+    (``torch.matmul``, MKL) and oneDNN's inner product, which the package also calls
+    (on an AMD EPYC with AVX2, oneDNN's is the faster one).
     """
     a, b = torch.randn(n, n), torch.randn(n, n)
+    bt = b.t().contiguous()
     out = torch.empty(n, n)
     src = torch.randn(copy_mib * 2**20 // 4)
     dst = torch.empty_like(src)
@@ -172,9 +187,12 @@ def cpu_time_limits(n: int = 2048, copy_mib: int = 256) -> MachineLimits:
             ts.append(time.process_time() - c0)
         return max(min(ts), 1e-9)
 
+    blas = best(lambda: torch.matmul(a, b, out=out))
+    linear = torch.ops.mkldnn._linear_pointwise
+    onednn = best(lambda: linear(a, bt, None, "none", [], ""))
     return MachineLimits(
-        device=f"cpu, {torch.get_num_threads()} thread(s), per CPU-second",
-        matmul_flops=2 * n**3 / best(lambda: torch.matmul(a, b, out=out)),
+        device=f"{cpu_name()}, {torch.get_num_threads()} thread(s), per CPU-second",
+        matmul_flops=2 * n**3 / min(blas, onednn),
         bandwidth=2 * src.numel() * 4 / best(lambda: dst.copy_(src)),
     )
 
@@ -379,7 +397,8 @@ def main() -> None:
                 rows += cuda_rows(name, max(args.frames, 20))
     print(
         f"DeAOT inference at {H}x{W} (output {OUT[0]}x{OUT[1]}), 2 objects, "
-        f"{args.frames} frames after the reference, {args.threads} CPU thread(s); "
+        f"{args.frames} frames after the reference, {args.threads} CPU thread(s) of "
+        f"{cpu_name()}; "
         f"load average {load0:.1f} at the start, {os.getloadavg()[0]:.1f} at the end "
         f"(on {os.cpu_count()} cores)"
     )

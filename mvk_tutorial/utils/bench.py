@@ -9,6 +9,7 @@ Book: ch00 "How to use this book" (section "Measured, not claimed").
 
 from __future__ import annotations
 
+import platform
 import statistics
 import threading
 import time
@@ -34,6 +35,26 @@ class BenchResult:
     @property
     def min_s(self) -> float:
         return min(self.times_s)
+
+
+def cpu_name() -> str:
+    """The CPU's model name and the vector ISA PyTorch uses, e.g.
+    ``"AMD EPYC (x86_64, AVX2)"``, for labelling benchmark rows.
+
+    Book: ch00, section "Measured, not claimed".
+    """
+    model = ""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            for line in f:
+                if line.lower().startswith("model name"):
+                    model = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    model = model or platform.processor() or "CPU"
+    isa = torch.backends.cpu.get_cpu_capability()
+    return f"{model} ({platform.machine()}, {isa})"
 
 
 def _rss_bytes() -> int:

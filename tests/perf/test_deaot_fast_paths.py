@@ -159,3 +159,108 @@ def test_model_built_under_inference_mode_still_encodes():
         with official_paths(model):
             slow = model.encode_image(x)[-1]
     torch.testing.assert_close(fast, slow, atol=1e-4, rtol=1e-4)
+
+
+@pytest.mark.parametrize(
+    "shape_a,shape_b", [((37, 16), (53, 16)), ((3, 37, 16), (3, 53, 16))]
+)
+def test_matmul_nt_equals_float64_product(shape_a, shape_b):
+    from mvk_tutorial.vos.deaot.fused import matmul_nt
+
+    gen = torch.Generator().manual_seed(1)
+    a, b = torch.randn(shape_a, generator=gen), torch.randn(shape_b, generator=gen)
+    want = (a.double() @ b.double().transpose(-1, -2)).float()
+    with torch.inference_mode():
+        fast = matmul_nt(a, b)  # oneDNN
+        a_cols = a.transpose(-1, -2).contiguous().transpose(-1, -2)  # column-major
+        strided = matmul_nt(a_cols, b)
+    torch.testing.assert_close(fast, want, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(strided, want, atol=1e-5, rtol=1e-5)
+    # with autograd: the plain path, and gradients flow
+    a.requires_grad_(True)
+    out = matmul_nt(a, b)
+    torch.testing.assert_close(out.detach(), want, atol=1e-5, rtol=1e-5)
+    out.sum().backward()
+    want_grad = b.sum(-2, keepdim=True).expand_as(a)
+    torch.testing.assert_close(a.grad, want_grad, atol=1e-5, rtol=1e-5)
+
+
+def test_matmul_nt_rejects_mismatched_inner_dims():
+    from mvk_tutorial.vos.deaot.fused import matmul_nt
+
+    with pytest.raises(ValueError, match="matmul_nt"):
+        matmul_nt(torch.zeros(4, 8), torch.zeros(5, 7))
+
+
+@pytest.mark.parametrize("block_index", [2, 4])
+def test_strip_mined_block_equals_whole_map(block_index, monkeypatch):
+    """features.2 and .4 (stride 2, expansion 6) in strips of a few rows: the same
+    numbers as the whole-map path and as the official conv -> BN -> ReLU6 order."""
+    from mvk_tutorial.vos.deaot import encoders
+
+    monkeypatch.setattr(encoders, "STRIP_BYTES", 1 << 14)  # strips of 1-2 rows here
+    enc = build_deaot("deaot-t").encoder.eval()
+    block = enc.features[block_index]
+    gen = torch.Generator().manual_seed(block_index)
+    for p in block.parameters():
+        p.data.normal_(0, 0.3, generator=gen)
+    for m in block.modules():
+        if hasattr(m, "running_var"):
+            m.running_mean.normal_(0, 0.2, generator=gen)
+            m.running_var.uniform_(0.5, 1.5, generator=gen)
+    cin = block.conv[0][0].in_channels
+    for h, w in ((23, 31), (24, 17)):  # odd and even heights (bottom padding)
+        x = torch.randn(1, cin, h, w, generator=gen).contiguous(
+            memory_format=torch.channels_last
+        )
+        with torch.no_grad():
+            assert encoders._strips_pay(block, x)
+            strips = encoders.strip_mined(block, x)
+            block.fold_bn = False
+            official = block(x)
+            block.fold_bn = True
+            monkeypatch.setattr(encoders, "_strips_pay", lambda *a: False)
+            whole = block(x)
+            monkeypatch.undo()
+            monkeypatch.setattr(encoders, "STRIP_BYTES", 1 << 14)
+        assert strips.shape == official.shape
+        assert torch.equal(strips, whole)
+        torch.testing.assert_close(strips, official, atol=1e-5, rtol=1e-5)
+
+
+def test_strips_only_for_large_stride_2_expansions():
+    from mvk_tutorial.vos.deaot import encoders
+
+    enc = build_deaot("deaot-t").encoder.eval()
+    big = torch.zeros(1, 16, 241, 425).contiguous(memory_format=torch.channels_last)
+    small = torch.zeros(1, 16, 31, 54).contiguous(memory_format=torch.channels_last)
+    with torch.no_grad():
+        assert encoders._strips_pay(enc.features[2], big)  # 39 MB expanded map
+        assert not encoders._strips_pay(enc.features[2], small)
+        x3 = torch.zeros(1, 24, 121, 213).contiguous(memory_format=torch.channels_last)
+        assert not encoders._strips_pay(enc.features[3], x3)  # stride 1
+        x1 = torch.zeros(1, 32, 241, 425).contiguous(memory_format=torch.channels_last)
+        assert not encoders._strips_pay(enc.features[1], x1)  # no expansion
+    assert not encoders._strips_pay(enc.features[2], big.requires_grad_(True))
+
+
+def test_inplace_softmax_equals_torch_softmax_and_keeps_autograd():
+    from mvk_tutorial.vos.deaot.attention import softmax_
+
+    gen = torch.Generator().manual_seed(2)
+    x = 8 * torch.randn(3, 50, 77, generator=gen)
+    want = torch.softmax(x, -1)
+    with torch.inference_mode():
+        y = x.clone()
+        got = softmax_(y)
+    assert got.data_ptr() == y.data_ptr()  # written over its input
+    assert torch.equal(got, want)  # the same kernel: the same bits
+    torch.testing.assert_close(got.sum(-1), torch.ones(3, 50))
+    # with autograd: a new tensor, and the gradient of the official op
+    xg = x.clone().requires_grad_(True)
+    out = softmax_(xg)
+    assert out.data_ptr() != xg.data_ptr()
+    (out[..., 0]).sum().backward()
+    ref = x.clone().requires_grad_(True)
+    torch.softmax(ref, -1)[..., 0].sum().backward()
+    torch.testing.assert_close(xg.grad, ref.grad)

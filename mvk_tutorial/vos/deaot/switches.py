@@ -1,13 +1,15 @@
 """Per-model switches between our fast paths and the official formulations.
 
-Three speed-ups change how, not what, DeAOT computes: the short-term attention over a
-window (``LocalGatedPropagation.dense_fallback = False``), batch norms folded into
+Four speed-ups change how, not what, DeAOT computes: the short-term attention over a
+window (``LocalGatedPropagation.dense_fallback = False``); batch norms folded into
 the convolutions of the encoder (``fold_bn = True``, with bias, ReLU6 and residual sum
-applied in the convolution's own pass, ``fused.py``) and the decoder's convolutions with
-their bias and skip sums fused the same way (``ConvGN.fused``,
-``FPNSegmentationHead.fused``). The switches live on each module
-instance, so flipping them for one model (a benchmark baseline) leaves every other
-model alone.
+applied in the convolution's own pass, ``fused.py``, and the large stride-2 blocks run
+in strips of rows); the decoder's and the attention's convolutions with their bias and
+skip sums fused the same way (``ConvGN.fused``, ``FPNSegmentationHead.fused``,
+``DWConv2d.fused``); and the global attention's logits Q K^T by oneDNN's inner product
+with the soft-max written in place (``GatedPropagation.onednn``). The switches live on
+each module instance, so flipping them for one model (a benchmark baseline) leaves
+every other model alone.
 
 Book: ch08, section "Short-term attention without a dense matrix".
 """
@@ -19,7 +21,11 @@ from collections.abc import Iterator
 
 from torch import nn
 
-from mvk_tutorial.vos.deaot.attention import LocalGatedPropagation
+from mvk_tutorial.vos.deaot.attention import (
+    DWConv2d,
+    GatedPropagation,
+    LocalGatedPropagation,
+)
 from mvk_tutorial.vos.deaot.decoder import ConvGN, FPNSegmentationHead
 from mvk_tutorial.vos.deaot.encoders import ConvBNReLU, InvertedResidual
 
@@ -38,7 +44,10 @@ def set_official_paths(model: nn.Module, on: bool) -> dict[nn.Module, tuple[str,
         elif isinstance(m, (ConvBNReLU, InvertedResidual)):
             old[m] = ("fold_bn", m.fold_bn)
             m.fold_bn = not on
-        elif isinstance(m, (ConvGN, FPNSegmentationHead)):
+        elif isinstance(m, GatedPropagation):
+            old[m] = ("onednn", m.onednn)
+            m.onednn = not on
+        elif isinstance(m, (ConvGN, FPNSegmentationHead, DWConv2d)):
             old[m] = ("fused", m.fused)
             m.fused = not on
     return old
