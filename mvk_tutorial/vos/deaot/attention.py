@@ -66,8 +66,9 @@ def global_attention(
     this is as fast as ``F.scaled_dot_product_attention``, whose fallback adds passes. On
     CUDA the fused kernel is used. Queries are processed in chunks so that the attention
     matrix never exceeds ``max_elements`` entries (long-term memory of long videos).
-    ``onednn``: the logits Q K^T through ``fused.matmul_nt`` (oneDNN on a CPU) rather
-    than ``torch.bmm`` (the official path).
+    ``onednn``: the logits Q K^T through ``fused.matmul_nt`` (oneDNN on a CPU) and the
+    soft-max written over them (``softmax_``), rather than ``torch.bmm`` and
+    ``torch.softmax`` (the official path).
     Book: ch08 "Memory-based VOS and DeAOT".
     """
     if Q.is_cuda:

@@ -123,16 +123,12 @@ def matmul_nt(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
         )
     if not (cpu_inference(a, b) and a.dim() in (2, 3)):
         return torch.matmul(a, b.transpose(-1, -2))
-    two_d = a.dim() == 2
-    if two_d:
-        a, b = a.unsqueeze(0), b.unsqueeze(0)
     # row-major operands: with a strided "weight" oneDNN falls back to a slow kernel
-    outs = [
-        torch.ops.mkldnn._linear_pointwise(
-            a[i].contiguous(), b[i].contiguous(), None, "none", [], ""
-        )
-        for i in range(a.shape[0])
-    ]
-    if two_d:
-        return outs[0]
-    return torch.stack(outs) if len(outs) > 1 else outs[0].unsqueeze(0)
+    def nt(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        linear = torch.ops.mkldnn._linear_pointwise
+        return linear(x.contiguous(), y.contiguous(), None, "none", [], "")
+
+    if a.dim() == 2:
+        return nt(a, b)
+    outs = [nt(a[i], b[i]) for i in range(a.shape[0])]
+    return outs[0].unsqueeze(0) if len(outs) == 1 else torch.stack(outs)  # no copy of 1
