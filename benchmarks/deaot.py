@@ -9,13 +9,15 @@ the same machine load:
 - ``baseline``: the official pure-PyTorch formulation emulated by our code
   (``switches.official_paths``: short-term attention through a dense (h*w x h*w)
   matrix, conv -> frozen BN -> ReLU6 unfused, plain convolutions in the decoder,
-  ``torch.argmax``);
+  ``F.linear`` and ``torch.bmm``, ``torch.argmax``);
 - ``official`` (with ``--official CHECKOUT``): the official engine itself, imported
   from a checkout of yoxu515/aot-benchmark kept outside this repository, with our
   model's weights loaded into it (strict);
 - ``ours``: windowed short-term attention, BN folded into the convolutions, bias /
   ReLU6 / residual sums applied in the convolution's own pass (``vos/deaot/fused.py``),
-  ``max`` instead of ``argmax`` for the labels.
+  the linear layers and both attention products (Q K^T and A V) by oneDNN's inner
+  product instead of the BLAS (MKL, which runs AVX2 kernels on AMD CPUs), ``max``
+  instead of ``argmax`` for the labels.
 The largest difference of the logits (relative to the largest logit) and whether the
 labels are identical are printed as well.
 

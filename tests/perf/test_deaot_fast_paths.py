@@ -264,3 +264,71 @@ def test_inplace_softmax_equals_torch_softmax_and_keeps_autograd():
     ref = x.clone().requires_grad_(True)
     torch.softmax(ref, -1)[..., 0].sum().backward()
     torch.testing.assert_close(xg.grad, ref.grad)
+
+
+@pytest.mark.parametrize("lead", [(29,), (7, 3), (5, 2, 3)])
+@pytest.mark.parametrize("with_bias", [True, False])
+def test_onednn_linear_equals_float64_affine_map(lead, with_bias):
+    from mvk_tutorial.vos.deaot.fused import linear
+
+    gen = torch.Generator().manual_seed(3)
+    x = torch.randn(*lead, 24, generator=gen)
+    w = torch.randn(40, 24, generator=gen)
+    b = torch.randn(40, generator=gen) if with_bias else None
+    want = x.double() @ w.double().t() + (0 if b is None else b.double())
+    with torch.inference_mode():
+        got = linear(x, w, b)  # oneDNN
+        chunk = linear(torch.cat([x, x], -1)[..., 24:], w, b)  # a strided view
+    assert got.shape == (*lead, 40)
+    torch.testing.assert_close(got, want.float(), atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(chunk, want.float(), atol=1e-5, rtol=1e-5)
+    with pytest.raises(ValueError, match="linear: input"):
+        linear(x, w[:, :23], b)
+
+
+def test_linear_module_keeps_nn_linear_keys_and_gradients():
+    from mvk_tutorial.vos.deaot.fused import Linear
+
+    torch.manual_seed(4)
+    ref = nn.Linear(16, 8)
+    fast = Linear(16, 8)
+    fast.load_state_dict(ref.state_dict())  # same keys, same shapes
+    assert set(fast.state_dict()) == {"weight", "bias"}
+    x = torch.randn(6, 2, 16)
+    with torch.inference_mode():
+        torch.testing.assert_close(fast(x), ref(x), atol=1e-5, rtol=1e-5)
+    fast(x).square().sum().backward()  # training: F.linear, gradients as nn.Linear's
+    ref(x).square().sum().backward()
+    torch.testing.assert_close(fast.weight.grad, ref.weight.grad, atol=1e-4, rtol=1e-5)
+
+
+@pytest.mark.parametrize("B", [1, 3])
+def test_tokens_transposed_and_onednn_attention_equal_the_plain_formulas(B):
+    from mvk_tutorial.vos.deaot.attention import global_attention, tokens_transposed
+
+    gen = torch.Generator().manual_seed(5)
+    N, L, d, C = 70, 45, 16, 24
+    V = torch.randn(N, B, C, generator=gen)
+    vt = tokens_transposed(V)
+    assert vt.is_contiguous() and torch.equal(vt, V.permute(1, 2, 0))
+    Q, K = torch.randn(L, B, d, generator=gen), torch.randn(N, B, d, generator=gen)
+    logits = torch.einsum("lbd,nbd->bln", Q.double(), K.double()) * 0.25
+    want = torch.einsum("bln,nbc->lbc", torch.softmax(logits, -1), V.double()).float()
+    with torch.inference_mode():
+        fast = global_attention(Q, K, V, 0.25)  # oneDNN products, in-place soft-max
+        plain = global_attention(Q, K, V, 0.25, onednn=False)  # torch.bmm, torch.softmax
+        chunked = global_attention(Q, K, V, 0.25, max_elements=N * B * 8)  # 6 chunks
+    for got in (fast, plain, chunked):
+        torch.testing.assert_close(got, want, atol=1e-5, rtol=1e-5)
+
+
+def test_official_paths_switch_the_linear_layers_too():
+    from mvk_tutorial.vos.deaot.fused import Linear
+
+    model = build_deaot("deaot-t")
+    layers = [m for m in model.modules() if isinstance(m, Linear)]
+    assert len(layers) >= 8 and all(m.onednn for m in layers)
+    assert not any(type(m) is nn.Linear for m in model.modules())  # none left out
+    with official_paths(model):
+        assert not any(m.onednn for m in layers)
+    assert all(m.onednn for m in layers)

@@ -25,7 +25,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from mvk_tutorial.vos.deaot.fused import conv2d, cpu_inference, matmul_nt
+from mvk_tutorial.vos.deaot.fused import Linear, conv2d, cpu_inference, linear, matmul_nt
 
 NEG_INF = -1e8  # logit of out-of-image window positions (official value)
 
@@ -80,14 +80,31 @@ def global_attention(
     step = max(1, max_elements // max(1, N * B))
     Kb = K.transpose(0, 1)  # (B, N, d)
     Vb = V.transpose(0, 1)  # (B, N, C)
+    # oneDNN's product wants V^T as its row-major "weight": one copy for all chunks
+    Vt = tokens_transposed(V) if onednn and cpu_inference(V) else None  # (B, C, N)
     outs = []
     for s in range(0, L, step):
         q = (Q[s : s + step] * scale).transpose(0, 1)  # (B, l, d)
         logits = matmul_nt(q, Kb) if onednn else torch.bmm(q, Kb.transpose(1, 2))
         attn = softmax_(logits) if onednn else torch.softmax(logits, -1)  # (B, l, N)
-        outs.append(torch.bmm(attn.to(Vb.dtype), Vb))  # (B, l, C)
+        if Vt is not None and attn.dtype == Vt.dtype:
+            outs.append(matmul_nt(attn, Vt))  # (B, l, C)
+        else:
+            outs.append(torch.bmm(attn.to(Vb.dtype), Vb))  # (B, l, C)
     out = outs[0] if len(outs) == 1 else torch.cat(outs, dim=1)
     return out.transpose(0, 1)  # (L, B, C)
+
+
+def tokens_transposed(x: torch.Tensor) -> torch.Tensor:
+    """Tokens (N, B, C) -> (B, C, N), contiguous: V^T, the row-major "weight" of
+    oneDNN's product A V.
+
+    One 2-D transpose per batch item: PyTorch copies a transposed 2-D matrix in cache
+    blocks, about 10x faster than its generic copy of the permuted 3-D view (whose
+    reads jump a page per element). Book: ch08, section "Where the remaining time goes".
+    """
+    planes = [x[:, b].contiguous().t().contiguous() for b in range(x.shape[1])]  # (C, N)
+    return planes[0].unsqueeze(0) if len(planes) == 1 else torch.stack(planes)
 
 
 def softmax_(x: torch.Tensor) -> torch.Tensor:
@@ -145,13 +162,13 @@ class GatedPropagation(nn.Module):
         self.d_middle = int(d_vu * expand_ratio)
         if use_linear:
             half, half_mid = d_vu // 2, self.d_middle // 2
-            self.linear_QK = nn.Linear(d_qk, d_att)
-            self.linear_V1 = nn.Linear(half, half_mid)
-            self.linear_V2 = nn.Linear(half, half_mid)
-            self.linear_U1 = nn.Linear(half, half_mid)
-            self.linear_U2 = nn.Linear(half, half_mid)
+            self.linear_QK = Linear(d_qk, d_att)
+            self.linear_V1 = Linear(half, half_mid)
+            self.linear_V2 = Linear(half, half_mid)
+            self.linear_U1 = Linear(half, half_mid)
+            self.linear_U2 = Linear(half, half_mid)
         self.dw_conv = DWConv2d(self.d_middle)
-        self.projection = nn.Linear(self.d_middle, d_vu)
+        self.projection = Linear(self.d_middle, d_vu)
         self.onednn = True  # False: Q K^T by torch.bmm (the official path; switches.py)
 
     def project_self(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
@@ -359,11 +376,12 @@ def _windowed_bands(q, k, v, rel, max_dis: int, tile: int) -> torch.Tensor:
     out = q.new_empty(B, nty * ty, ntx * tx, C)
     for b in range(B):
         for j in range(ntx):
-            logits = torch.bmm(query_tiles(q[b], j), key_tiles(kb[b, j]).transpose(1, 2))
+            logits = matmul_nt(query_tiles(q[b], j), key_tiles(kb[b, j]))
             # (nty, ty*tx, Ky*Kx) -> the window's 225 logits of each query
             win = logits.gather(2, idx).float() + query_tiles(bias[b], j)
             dense = win.new_zeros(logits.shape).scatter_(2, idx, torch.softmax(win, -1))
-            o = torch.bmm(dense.to(v.dtype), key_tiles(vb[b, j]))  # (nty, ty*tx, C)
+            vt = key_tiles(vb[b, j]).transpose(1, 2)  # (nty, C, Ky*Kx)
+            o = matmul_nt(dense.to(v.dtype), vt)  # (nty, ty*tx, C)
             out[b, :, j * tx : (j + 1) * tx] = o.view(nty * ty, tx, C)
     return out[:, :h, :w]
 
@@ -440,7 +458,7 @@ class LocalGatedPropagation(nn.Module):
         self.d_middle = int(d_vu * expand_ratio)
         self.relative_emb_k = nn.Conv2d(d_att, ws * ws, kernel_size=1)
         self.dw_conv = DWConv2d(self.d_middle)
-        self.projection = nn.Linear(self.d_middle, d_vu)
+        self.projection = Linear(self.d_middle, d_vu)
 
     def forward(
         self,
@@ -454,7 +472,8 @@ class LocalGatedPropagation(nn.Module):
         h, w = size_2d
         N, B, d = Q.shape
         weight = self.relative_emb_k.weight.view(-1, d)  # (ws*ws, d)
-        rel = F.linear(Q, weight, self.relative_emb_k.bias)  # (h*w, B, ws*ws)
+        lin = F.linear if self.dense_fallback else linear
+        rel = lin(Q, weight, self.relative_emb_k.bias)  # (h*w, B, ws*ws)
 
         def to_2d(x: torch.Tensor) -> torch.Tensor:
             return x.view(h, w, B, -1).permute(2, 0, 1, 3)  # (B, h, w, C)

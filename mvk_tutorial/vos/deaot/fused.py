@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
+from torch import nn
 
 ACTIVATIONS = (None, "relu", "relu6")
 
@@ -109,11 +110,12 @@ def _format(x: torch.Tensor) -> torch.memory_format:
 def matmul_nt(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     """``a @ b.transpose(-1, -2)``: (B, M, d) x (B, N, d) -> (B, M, N), or 2-D.
 
-    The attention logits Q K^T. With a short inner dimension (d = 128 in DeAOT) the
-    BLAS behind ``torch.bmm`` runs at about half its peak on a CPU; oneDNN's inner
-    product (``torch.ops.mkldnn._linear_pointwise``, K as its "weight") is 1.5-1.7x
-    faster there. Used where ``cpu_inference`` holds; elsewhere ``torch.matmul``.
-    Same numbers up to float summation order.
+    The attention logits Q K^T, and (with ``b`` = V^T) the attention output. oneDNN's
+    inner product (``torch.ops.mkldnn._linear_pointwise``, ``b`` as its "weight") is
+    1.5-1.7x faster than the BLAS behind ``torch.bmm`` on an Intel Xeon with a short
+    inner dimension (d = 128), and about 2.2x faster for every DeAOT shape on an AMD
+    EPYC, where that BLAS (MKL) runs its AVX2 kernels. Used where ``cpu_inference``
+    holds; elsewhere ``torch.matmul``. Same numbers up to float summation order.
 
     Book: ch08, section "What changes on a GPU and with the real data".
     """
@@ -132,3 +134,40 @@ def matmul_nt(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
         return nt(a, b)
     outs = [nt(a[i], b[i]) for i in range(a.shape[0])]
     return outs[0].unsqueeze(0) if len(outs) == 1 else torch.stack(outs)  # no copy of 1
+
+
+def linear(
+    x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None = None
+) -> torch.Tensor:
+    """``F.linear(x, weight, bias)``: (..., K) x (N, K) -> (..., N), by oneDNN's inner
+    product where ``cpu_inference`` holds (see ``matmul_nt``), else ``F.linear``.
+
+    Same numbers up to float summation order. Book: ch08, section "What changes on a
+    GPU and with the real data".
+    """
+    tensors = (x, weight) if bias is None else (x, weight, bias)
+    if not cpu_inference(*tensors) or x.dim() < 1 or x.numel() == 0:
+        return F.linear(x, weight, bias)
+    if x.shape[-1] != weight.shape[-1]:
+        raise ValueError(
+            f"linear: input {tuple(x.shape)} and weight {tuple(weight.shape)} do not match"
+        )
+    x2 = x.reshape(-1, x.shape[-1]).contiguous()  # (M, K)
+    y = torch.ops.mkldnn._linear_pointwise(x2, weight.contiguous(), bias, "none", [], "")
+    return y.view(*x.shape[:-1], weight.shape[0])  # (..., N)
+
+
+class Linear(nn.Linear):
+    """``nn.Linear`` (same parameters and keys) whose CPU inference runs through
+    :func:`linear`; ``onednn = False`` gives ``F.linear`` (the official path, flipped
+    per instance by ``switches.py``).
+
+    Book: ch08, section "What changes on a GPU and with the real data".
+    """
+
+    onednn = True
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.onednn:
+            return linear(x, self.weight, self.bias)
+        return F.linear(x, self.weight, self.bias)

@@ -26,6 +26,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from mvk_tutorial.vos.deaot.attention import GatedPropagation, LocalGatedPropagation
+from mvk_tutorial.vos.deaot.fused import Linear
 from mvk_tutorial.vos.deaot.gpm import GroupNorm1D, LayerMemory
 
 
@@ -50,9 +51,9 @@ class SingleBranchGPM(nn.Module):
         self.d_model, self.d_att = d_model, d_att
         self.expand_d_model = int(d_model * expand_ratio)
         self.norm1 = nn.LayerNorm(d_model)
-        self.linear_QV = nn.Linear(d_model, d_att + self.expand_d_model)
-        self.linear_U = nn.Linear(d_model, self.expand_d_model)
-        self.linear_ID_V = nn.Linear(d_model, self.expand_d_model)
+        self.linear_QV = Linear(d_model, d_att + self.expand_d_model)
+        self.linear_U = Linear(d_model, self.expand_d_model)
+        self.linear_ID_V = Linear(d_model, self.expand_d_model)
         self.long_term_attn = GatedPropagation(
             d_model, d_model, d_att, use_linear=False, expand_ratio=expand_ratio
         )

@@ -1,13 +1,14 @@
 """Per-model switches between our fast paths and the official formulations.
 
-Four speed-ups change how, not what, DeAOT computes: the short-term attention over a
+Five speed-ups change how, not what, DeAOT computes: the short-term attention over a
 window (``LocalGatedPropagation.dense_fallback = False``); batch norms folded into
 the convolutions of the encoder (``fold_bn = True``, with bias, ReLU6 and residual sum
 applied in the convolution's own pass, ``fused.py``, and the large stride-2 blocks run
 in strips of rows); the decoder's and the attention's convolutions with their bias and
 skip sums fused the same way (``ConvGN.fused``, ``FPNSegmentationHead.fused``,
-``DWConv2d.fused``); and the global attention's logits Q K^T by oneDNN's inner product
-with the soft-max written in place (``GatedPropagation.onednn``). The switches live on
+``DWConv2d.fused``); the global attention's products Q K^T and A V by oneDNN's inner
+product with the soft-max written in place (``GatedPropagation.onednn``); and the
+linear layers by the same inner product (``fused.Linear.onednn``). The switches live on
 each module instance, so flipping them for one model (a benchmark baseline) leaves
 every other model alone.
 
@@ -28,6 +29,7 @@ from mvk_tutorial.vos.deaot.attention import (
 )
 from mvk_tutorial.vos.deaot.decoder import ConvGN, FPNSegmentationHead
 from mvk_tutorial.vos.deaot.encoders import ConvBNReLU, InvertedResidual
+from mvk_tutorial.vos.deaot.fused import Linear
 
 
 def set_official_paths(model: nn.Module, on: bool) -> dict[nn.Module, tuple[str, bool]]:
@@ -50,6 +52,9 @@ def set_official_paths(model: nn.Module, on: bool) -> dict[nn.Module, tuple[str,
         elif isinstance(m, (ConvGN, FPNSegmentationHead, DWConv2d)):
             old[m] = ("fused", m.fused)
             m.fused = not on
+        elif isinstance(m, Linear):
+            old[m] = ("onednn", m.onednn)
+            m.onednn = not on
     return old
 
 
