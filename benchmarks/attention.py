@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import functools
-import platform
 import sys
 import time
 
@@ -42,6 +41,7 @@ from mvk_tutorial.utils import (
     measure_limits,
     roofline,
 )
+from mvk_tutorial.utils.bench import device_label
 
 BACKENDS = {
     "math": SDPBackend.MATH,
@@ -49,12 +49,6 @@ BACKENDS = {
     "efficient": SDPBackend.EFFICIENT_ATTENTION,
     "cudnn": SDPBackend.CUDNN_ATTENTION,
 }
-
-
-def device_label(device: torch.device) -> str:
-    if device.type == "cuda":
-        return f"cuda ({torch.cuda.get_device_name(device)})"
-    return f"cpu ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)"
 
 
 def _sdpa_fn(backend: str | None):

@@ -37,7 +37,6 @@ Book: ch05, section "Measured speed and accuracy".
 from __future__ import annotations
 
 import argparse
-import platform
 import statistics
 import time
 from pathlib import Path
@@ -48,14 +47,9 @@ from mvk_tutorial.attention.avit import HaltingConfig, avit_flops, avit_from_vit
 from mvk_tutorial.attention.train_avit import evaluate_avit, load_avit
 from mvk_tutorial.attention.vit import load_vit
 from mvk_tutorial.utils import format_table, get_device, measure_limits, roofline
+from mvk_tutorial.utils.bench import device_label
 
 WEIGHTS = Path(__file__).resolve().parents[1] / "mvk_tutorial" / "weights"
-
-
-def device_label(device: torch.device) -> str:
-    if device.type == "cuda":
-        return f"cuda ({torch.cuda.get_device_name(device)})"
-    return f"cpu ({platform.processor() or platform.machine()}, {torch.get_num_threads()} thread(s))"
 
 
 def _sync(device):

@@ -24,7 +24,6 @@ Book: ch04, section "Measured speed".
 from __future__ import annotations
 
 import argparse
-import platform
 import statistics
 import time
 
@@ -33,12 +32,7 @@ import torch.nn.functional as F
 
 from mvk_tutorial.attention.slide import IMPLS, local_attention
 from mvk_tutorial.utils import format_table, get_device, measure_limits, roofline
-
-
-def device_label(device: torch.device) -> str:
-    if device.type == "cuda":
-        return f"cuda ({torch.cuda.get_device_name(device)})"
-    return f"cpu ({platform.processor() or platform.machine()}, {torch.get_num_threads()} thread(s))"
+from mvk_tutorial.utils.bench import device_label
 
 
 def window_attention(q, k, v, M: int):

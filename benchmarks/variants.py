@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import platform
 
 import torch
 import torchvision
@@ -36,12 +35,7 @@ import torchvision
 from mvk_tutorial.attention.mixers import DATMixer, DeformConvMixer, GlobalMixer, WindowMixer
 from mvk_tutorial.utils import benchmark, format_table, get_device, measure_limits, roofline
 from mvk_tutorial.utils.traffic import TrafficCounter
-
-
-def device_label(device: torch.device) -> str:
-    if device.type == "cuda":
-        return f"cuda ({torch.cuda.get_device_name(device)})"
-    return f"cpu ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)"
+from mvk_tutorial.utils.bench import device_label
 
 
 def main(argv=None) -> None:

@@ -57,6 +57,18 @@ def cpu_name() -> str:
     return f"{model} ({platform.machine()}, {isa})"
 
 
+def device_label(device: torch.device | str) -> str:
+    """How a benchmark row names its device: ``"cuda (NVIDIA H200)"`` or
+    ``"cpu (AMD EPYC (x86_64, AVX512), 1 thread(s))"``.
+
+    Book: ch00, section "Measured, not claimed".
+    """
+    device = torch.device(device)
+    if device.type == "cuda":
+        return f"cuda ({torch.cuda.get_device_name(device)})"
+    return f"cpu ({cpu_name()}, {torch.get_num_threads()} thread(s))"
+
+
 def _rss_bytes() -> int:
     try:
         with open("/proc/self/statm") as f:
