@@ -50,6 +50,27 @@ def test_ties_broken_by_collection_order():
     assert rank_of_targets(Q, X, t, similarity="dot", chunk_size=7).tolist() == expected
 
 
+@pytest.mark.parametrize("block_q,block_f", [(7, 64), (16, 37), (50, 300), (3, 1)])
+def test_ties_across_tiles_and_the_padded_last_tile(block_q, block_f):
+    # float32 integer vectors: exact products whichever library multiplies them (oneDNN
+    # on a CPU without autograd), ties everywhere, targets in every tile
+    g = torch.Generator().manual_seed(6)
+    Q = torch.randint(-1, 2, (50, 4), generator=g).float()
+    X = torch.randint(-1, 2, (300, 4), generator=g).float()
+    t = torch.randint(0, 300, (50,), generator=g)
+    S = Q @ X.T
+    expected = [_stable_sort_rank(S[i].tolist(), int(t[i])) for i in range(50)]
+    got = rank_of_targets(
+        Q, X, t, similarity="dot", chunk_size=block_q, block_frames=block_f
+    )
+    assert got.tolist() == expected
+    with torch.inference_mode():  # the oneDNN path under inference mode too
+        got = rank_of_targets(
+            Q, X, t, similarity="dot", chunk_size=block_q, block_frames=block_f
+        )
+    assert got.tolist() == expected
+
+
 @settings(max_examples=40, deadline=None)
 @given(
     n=st.integers(1, 40),
