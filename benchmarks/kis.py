@@ -6,7 +6,10 @@ Random float32 embeddings (4,000 queries x 43,797 frames x 512-d, the MVK scale)
 ways to get the 0-based rank of each query's target frame:
 
 - ``matmul``: a bare ``torch.matmul(Q, X.T)`` of the same shapes (the lower bound: it
-  only computes the scores, and keeps the whole 4000 x 43,797 matrix, ~700 MB);
+  only computes the scores, and keeps the whole 4000 x 43,797 matrix, ~700 MB); on a
+  CPU also the same product by oneDNN's inner product, which ``rank_of_targets`` calls
+  there (on AMD CPUs about 2x the BLAS, MKL, which runs AVX2 kernels); the ratio is
+  taken against the faster of the two;
 - ``rank_of_targets``: the tiled kernel (``mvk_tutorial.retrieval.tiled_rank``): tiles
   of 512 queries x 2048 frames counted while they are still in cache;
 - ``64 MiB blocks``: the previous version, kept here as a baseline: blocks of queries
@@ -32,6 +35,7 @@ import torch
 
 from mvk_tutorial.retrieval.kis import _ranks_in_block, _count_buffer, rank_of_targets
 from mvk_tutorial.utils import benchmark, format_table, get_device, measure_limits, roofline
+from mvk_tutorial.utils.bench import device_label
 
 
 def block_ranks(Q: torch.Tensor, X: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
@@ -77,23 +81,33 @@ def main() -> None:
     Qd, Xd = Q.to(device), X.to(device)
     flops = 2 * M * N * D
     print(
-        f"device: {device} ({torch.get_num_threads()} CPU threads); "
+        f"device: {device_label(device)}; "
         f"{M} queries x {N} frames x {D}-d float32; score matrix = {flops / 1e9:.1f} GFLOP"
     )
 
     limits = measure_limits(device)
     # interleaved rounds, so that a busy neighbour slows every method alike
-    mm_t, rk_t, bl_t, mem = [], [], [], {}
+    mm_t, dnn_t, rk_t, bl_t, mem = [], [], [], [], {}
+    cases = [("matmul", lambda: torch.matmul(Qd, Xd.T), mm_t)]
+    onednn = device.type == "cpu" and torch.backends.mkldnn.is_available()
+    if onednn:
+        linear = torch.ops.mkldnn._linear_pointwise
+        cases.append(("onednn", lambda: linear(Qd, Xd, None, "none", [], ""), dnn_t))
+    cases += [
+        ("rank", lambda: rank_of_targets(Qd, Xd, t), rk_t),
+        ("blocks", lambda: block_ranks(Qd, Xd, t), bl_t),
+    ]
     for _ in range(args.repeat):
-        for name, fn, times in [
-            ("matmul", lambda: torch.matmul(Qd, Xd.T), mm_t),
-            ("rank", lambda: rank_of_targets(Qd, Xd, t), rk_t),
-            ("blocks", lambda: block_ranks(Qd, Xd, t), bl_t),
-        ]:
+        for name, fn, times in cases:
             r = benchmark(fn, name, device, 0, 1, measure_memory=name not in mem)
             times.append(r.median_s)
             mem.setdefault(name, r.peak_mem_bytes)
-    mm = type("R", (), {"median_s": min(mm_t), "peak_mem_bytes": mem["matmul"]})
+    blas = type("R", (), {"median_s": min(mm_t), "peak_mem_bytes": mem["matmul"]})
+    mm = blas
+    if onednn:
+        dnn = type("R", (), {"median_s": min(dnn_t), "peak_mem_bytes": mem["onednn"]})
+        mm = min(blas, dnn, key=lambda r: r.median_s)
+    bare = "BLAS" if mm is blas else "oneDNN"
     rk = type("R", (), {"median_s": min(rk_t), "peak_mem_bytes": mem["rank"]})
     bl = type("R", (), {"median_s": min(bl_t), "peak_mem_bytes": mem["blocks"]})
     sub = slice(0, args.naive_queries)
@@ -111,8 +125,10 @@ def main() -> None:
     diff = (rank_of_targets(Qd, Xd, t).cpu() - block_ranks(Qd, Xd, t).cpu()).abs()
     same = f"{int((diff > 0).sum())} of {M} ranks differ, by at most {int(diff.max())}"
     rows = []
-    for name, sec, mem in [
-        ("matmul (bare)", mm.median_s, mm.peak_mem_bytes),
+    bare_rows = [("matmul (bare, BLAS)", blas.median_s, blas.peak_mem_bytes)]
+    if onednn:
+        bare_rows.append(("matmul (bare, oneDNN)", dnn.median_s, dnn.peak_mem_bytes))
+    for name, sec, mem in bare_rows + [
         ("rank_of_targets (tiles in cache)", rk.median_s, rk.peak_mem_bytes),
         ("64 MiB blocks (previous)", bl.median_s, bl.peak_mem_bytes),
         (f"naive sort/query (x{M} from {args.naive_queries})", naive_s, None),
@@ -123,18 +139,19 @@ def main() -> None:
                 "seconds": sec,
                 "GFLOP/s": flops / sec / 1e9,
                 "peak MB": "" if mem is None else round(mem / 2**20),
-                "vs matmul": sec / mm.median_s,
+                f"vs matmul ({bare})": sec / mm.median_s,
             }
         )
     print(format_table(rows))
     print(
-        f"rank_of_targets / matmul = {rk.median_s / mm.median_s:.3f}x (target <= 1.15x); "
+        f"rank_of_targets / fastest bare matmul ({bare}) = {rk.median_s / mm.median_s:.3f}x "
+        f"(target <= 1.15x; {rk.median_s / blas.median_s:.3f}x the BLAS one); "
         f"64 MiB blocks / matmul = {bl.median_s / mm.median_s:.3f}x; "
         f"naive / rank_of_targets = {naive_s / rk.median_s:.0f}x (best of {args.repeat} "
         "interleaved rounds each)"
     )
     moved = 4 * (M + N) * D
-    print(roofline("matmul (bare)", flops, moved + 4 * M * N, mm.median_s, limits))
+    print(roofline(f"matmul (bare, {bare})", flops, moved + 4 * M * N, mm.median_s, limits))
     print(roofline("rank_of_targets", flops, moved, rk.median_s, limits))
     print(
         f"exact: naive (float64, official formula) == rank_of_targets on the subset: {exact}; "
