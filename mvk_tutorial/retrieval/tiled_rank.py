@@ -21,7 +21,9 @@ pass per tile enough:
 3. Outside the target tiles a frame is either before every target of the block or
    after every one, so ``>=`` or ``>`` applies to the whole tile; ``s >= x`` is
    ``s > nextafter(x, -inf)`` in floating point, so both are one ``gt`` pass written
-   over the tile in place and one row sum.
+   over the tile in place and one row sum. Inside a target tile the same holds for
+   each row whose target lies in another tile; the rows whose target is in it count
+   ``>`` over the whole tile and add the ties before their target, read first.
 
 Book: ch10, section "Ranking without sorting, at the MVK scale".
 """
@@ -110,13 +112,22 @@ def tiled_ranks(
             s_t[rows, 0] = S[rows, t_blk[rows] - (first_t + j) * bf]
         s_ge = torch.nextafter(s_t, -inf)  # s > s_ge  <=>  s >= s_t
         c = counts[start : start + bq]
+        # target tile of each row (-1 for padding rows, whose threshold is +inf)
+        t_tile = torch.cat([tile_of + first_t, tile_of.new_full((bq - m,), -1)])
         for k, S in zip(range(first_t, last_t + 1), held):
             valid = min(bf, N - k * bf)
-            col = cols[None, :valid] + k * bf  # (1, valid) frame index
-            t_col = torch.cat([t_blk, t_blk.new_full((bq - m,), -1)])[:, None]
-            before = col < t_col  # (bq, valid)
-            thr = torch.where(before, s_ge, s_t)  # >= before the target, > after
-            c += (S[:, :valid] > thr).sum(1).to(c.dtype)
+            S = S[:, :valid]
+            # rows whose target lies in this tile count ">" everywhere, plus the ties
+            # before their target (counted with ">=" there); read before S is overwritten
+            rows = (t_tile == k).nonzero().flatten()
+            if rows.numel():
+                local = t_blk[rows] - k * bf  # (r,) column of each row's target
+                ties = (S[rows] == s_t[rows]) & (cols[None, :valid] < local[:, None])
+                c[rows] += ties.sum(1).to(c.dtype)
+            # other rows: the whole tile is before (>=) or after (>) their target
+            thr = torch.where(t_tile[:, None] > k, s_ge, s_t)  # (bq, 1)
+            torch.gt(S, thr, out=S)
+            c += S.sum(1).to(c.dtype)
         # 3. every other tile: one threshold per row, one in-place pass, one row sum
         for k in range(num_tiles):
             if first_t <= k <= last_t:
