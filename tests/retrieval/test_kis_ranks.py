@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 import pytest
 import torch
 from hypothesis import given, settings
@@ -38,37 +40,36 @@ def test_cosine_ranks_match_full_sort_float64():
         assert got.tolist() == expected
 
 
-def test_ties_broken_by_collection_order():
-    # integer vectors with "dot": exact arithmetic and many exactly equal scores
-    g = torch.Generator().manual_seed(1)
+def _integer_ties(seed: int):
+    """50 queries, 300 frames of small integer vectors: with "dot" the products are
+    exact whichever library computes them, and many scores are exactly equal.
+    Returns Q, X, targets and the stable-sort ranks."""
+    g = torch.Generator().manual_seed(seed)
     Q = torch.randint(-1, 2, (50, 4), generator=g).float()
     X = torch.randint(-1, 2, (300, 4), generator=g).float()
     t = torch.randint(0, 300, (50,), generator=g)
     S = Q @ X.T
     expected = [_stable_sort_rank(S[i].tolist(), int(t[i])) for i in range(50)]
+    return Q, X, t, expected
+
+
+def test_ties_broken_by_collection_order():
+    Q, X, t, expected = _integer_ties(1)
     assert rank_of_targets(Q, X, t, similarity="dot").tolist() == expected
     assert rank_of_targets(Q, X, t, similarity="dot", chunk_size=7).tolist() == expected
 
 
 @pytest.mark.parametrize("block_q,block_f", [(7, 64), (16, 37), (50, 300), (3, 1)])
 def test_ties_across_tiles_and_the_padded_last_tile(block_q, block_f):
-    # float32 integer vectors: exact products whichever library multiplies them (oneDNN
-    # on a CPU without autograd), ties everywhere, targets in every tile
-    g = torch.Generator().manual_seed(6)
-    Q = torch.randint(-1, 2, (50, 4), generator=g).float()
-    X = torch.randint(-1, 2, (300, 4), generator=g).float()
-    t = torch.randint(0, 300, (50,), generator=g)
-    S = Q @ X.T
-    expected = [_stable_sort_rank(S[i].tolist(), int(t[i])) for i in range(50)]
-    got = rank_of_targets(
-        Q, X, t, similarity="dot", chunk_size=block_q, block_frames=block_f
-    )
-    assert got.tolist() == expected
-    with torch.inference_mode():  # the oneDNN path under inference mode too
-        got = rank_of_targets(
-            Q, X, t, similarity="dot", chunk_size=block_q, block_frames=block_f
-        )
-    assert got.tolist() == expected
+    # ties everywhere and targets in every tile; oneDNN multiplies on a CPU (no
+    # autograd), with and without inference mode
+    Q, X, t, expected = _integer_ties(6)
+    for mode in (contextlib.nullcontext(), torch.inference_mode()):
+        with mode:
+            got = rank_of_targets(
+                Q, X, t, similarity="dot", chunk_size=block_q, block_frames=block_f
+            )
+        assert got.tolist() == expected
 
 
 @settings(max_examples=40, deadline=None)
